@@ -1,0 +1,3 @@
+from codegen_hook.cli import main
+
+raise SystemExit(main())

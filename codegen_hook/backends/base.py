@@ -1,0 +1,56 @@
+"""The Backend extension point: one abstract method, `complete`."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+__all__ = ["Backend", "Completion", "CompletionRequest", "Message"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    messages: tuple[Message, ...]
+    n: int = 1
+    temperature: float = 0.0
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass
+class Completion:
+    """What came back: `n` texts (untrusted) and what they cost."""
+
+    texts: list[str]
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Backend(abc.ABC):
+    """A model that answers chat requests.
+
+    Capabilities are class attributes; `complete` is the only method to write.
+    Backends raise BackendError / BackendUnavailableError, never bare exceptions.
+    """
+
+    name: ClassVar[str] = "backend"
+    runs_locally: ClassVar[bool] = True
+    supports_n: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def complete(self, request: CompletionRequest) -> Completion:
+        """Answer `request` with `request.n` candidate texts."""
+
+    def describe(self) -> str:
+        return self.name

@@ -1,0 +1,71 @@
+"""The embedded backend: a GGUF model run in-process by llama-cpp-python."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from codegen_hook.backends.base import Backend, Completion, CompletionRequest
+from codegen_hook.errors import BackendError, ModelError
+
+__all__ = ["LlamaCppBackend"]
+
+
+class LlamaCppBackend(Backend):
+    """Loads the model lazily on the first request, then keeps it."""
+
+    name: ClassVar[str] = "llama-cpp"
+
+    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> None:
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self._llama: Any = None
+        self.load_seconds = 0.0
+
+    def describe(self) -> str:
+        return f"llama-cpp:{self.model_path.name}"
+
+    def _load(self) -> Any:
+        if self._llama is not None:
+            return self._llama
+        try:
+            import llama_cpp  # heavy: imported only when a model is used
+        except ImportError as exc:
+            raise BackendError("llama-cpp-python is not installed; run: pip install "
+                               "llama-cpp-python, or use backend: openai") from exc
+        start = time.perf_counter()
+        try:
+            self._llama = llama_cpp.Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
+                                          n_threads=self.n_threads, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.model_path}: llama.cpp could not load it ({exc}); "
+                             "check it is a GGUF file, or pass another --model") from exc
+        self.load_seconds = time.perf_counter() - start
+        return self._llama
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        llama = self._load()
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        texts: list[str] = []
+        prompt_tokens = completion_tokens = 0
+        start = time.perf_counter()
+        for index in range(request.n):
+            seed = None if request.seed is None else request.seed + index
+            try:
+                result = llama.create_chat_completion(
+                    messages=messages, temperature=request.temperature,
+                    max_tokens=request.max_tokens, stop=list(request.stop) or None,
+                    seed=seed)
+            except ValueError as exc:  # llama.cpp's "prompt too long" and kin
+                raise BackendError(f"llama.cpp refused the request ({exc}); raise n_ctx "
+                                   "or shorten the stub's module") from exc
+            texts.append(result["choices"][0]["message"]["content"] or "")
+            prompt_tokens += result["usage"]["prompt_tokens"]
+            completion_tokens += result["usage"]["completion_tokens"]
+        return Completion(texts=texts, model=self.describe(), prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens,
+                          seconds=time.perf_counter() - start,
+                          extra={"load_seconds": self.load_seconds})

@@ -1,0 +1,117 @@
+"""An OpenAI-compatible chat endpoint: Ollama, llama.cpp server, vLLM, LM Studio.
+
+Only loopback hosts are allowed unless the user lists a host in
+`allow_remote_hosts`; a listed remote host must be reached over https.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from codegen_hook.backends.base import Backend, Completion, CompletionRequest
+from codegen_hook.errors import BackendError, BackendUnavailableError, EgressRefusedError
+
+__all__ = ["OpenAICompatBackend", "check_endpoint_allowed", "is_loopback_host"]
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint_allowed(url: str, allowed: tuple[str, ...]) -> None:
+    """Raise EgressRefusedError unless `url` is loopback or an allowed https host."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise EgressRefusedError(f"model endpoint {url!r} is not an http(s) URL; set "
+                                 "openai_base_url to e.g. http://127.0.0.1:11434/v1")
+    if is_loopback_host(host):
+        return
+    if host not in allowed:
+        raise EgressRefusedError(
+            f"model endpoint host {host!r} is not on this machine; code would leave it. "
+            f"To allow it, pass --allow-remote-host {host} (or set "
+            "CODEGEN_HOOK_ALLOW_REMOTE_HOSTS)")
+    if parts.scheme != "https":
+        raise EgressRefusedError(f"remote model endpoint {url!r} must use https; plain "
+                                 "http would send your code unencrypted")
+
+
+class OpenAICompatBackend(Backend):
+    name: ClassVar[str] = "openai"
+    supports_n: ClassVar[bool] = True
+
+    def __init__(self, base_url: str, model: str, api_key: str = "",
+                 allowed_hosts: tuple[str, ...] = (), timeout: float = 300.0,
+                 n_ctx: int = 4096, transport: httpx.BaseTransport | None = None) -> None:
+        check_endpoint_allowed(base_url, allowed_hosts)
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.n_ctx = n_ctx
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport,
+                                    trust_env=False)
+        self.runs_locally_here = is_loopback_host(urlsplit(base_url).hostname or "")
+
+    def describe(self) -> str:
+        return f"openai:{self.model}@{self.base_url}"
+
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/chat/completions"
+        try:
+            response = self._client.post(url, json=payload)
+        except httpx.TransportError as exc:
+            raise BackendUnavailableError(
+                f"cannot reach the model server at {self.base_url} ({exc}); start it "
+                "(e.g. `ollama serve`) or fix openai_base_url") from exc
+        if response.status_code >= 400:
+            raise BackendError(f"model server answered {response.status_code} at {url}: "
+                               f"{response.text[:300]}; check openai_model and the server log")
+        try:
+            body = response.json()
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            return body
+        except ValueError as exc:
+            raise BackendError(f"model server at {url} sent something that is not JSON; "
+                               "is openai_base_url the /v1 root?") from exc
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature, "max_tokens": request.max_tokens,
+            "n": request.n,
+            # Ollama reads its context window from options; its default silently truncates.
+            "options": {"num_ctx": self.n_ctx},
+        }
+        if request.stop:
+            payload["stop"] = list(request.stop)
+        if request.seed is not None:
+            payload["seed"] = request.seed
+        start = time.perf_counter()
+        body = self._post(payload)
+        try:
+            texts = [str(choice["message"]["content"] or "") for choice in body["choices"]]
+            usage = body.get("usage") or {}
+        except (KeyError, TypeError) as exc:
+            raise BackendError(f"model server answer has no choices[].message.content "
+                               f"({exc}); is it OpenAI-compatible?") from exc
+        while len(texts) < request.n:  # servers that ignore `n`: ask again
+            texts.extend(self.complete(CompletionRequest(
+                request.messages, 1, request.temperature, request.max_tokens, request.stop,
+                None if request.seed is None else request.seed + len(texts))).texts)
+        return Completion(texts=texts[:request.n], model=self.describe(),
+                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                          completion_tokens=int(usage.get("completion_tokens", 0)),
+                          seconds=time.perf_counter() - start)

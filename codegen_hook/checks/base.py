@@ -1,0 +1,49 @@
+"""The Check extension point: one abstract method, `run`.
+
+Checks read generated code; none of them runs it. Findings outside the
+generated lines (the user's own code) are dropped by the caller's line range.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+__all__ = ["Check", "CheckContext", "Finding"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.check} {self.code} line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Where the generated code sits: the module it was spliced into, and its lines."""
+
+    path: Path              # the user's file (only its name and folder are used)
+    root: Path              # where the repo's tool configs are found
+    first_line: int         # 1-based, first generated line in the spliced module
+    last_line: int
+    cache_dir: Path
+    example_sources: tuple[str, ...] = ()
+
+    def owns(self, line: int) -> bool:
+        return self.first_line <= line <= self.last_line
+
+
+class Check(abc.ABC):
+    name: ClassVar[str] = "check"
+
+    @abc.abstractmethod
+    def run(self, code: str, context: CheckContext) -> list[Finding]:
+        """Findings for the generated lines of `code` (the spliced module)."""

@@ -1,0 +1,87 @@
+"""flake8 and mypy, run as tools on a copy of the spliced module.
+
+They read the code, never import it. Each runs with the repository root as its
+working folder so the repository's own settings (setup.cfg, .flake8, tox.ini,
+mypy.ini, pyproject.toml) apply.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from codegen_hook.checks.base import Check, CheckContext, Finding
+from codegen_hook.errors import CodegenHookError
+
+__all__ = ["Flake8Check", "MypyCheck"]
+
+_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)$")
+_TIMEOUT = 120
+
+
+class ToolCheck(Check):
+    """Run a tool on the module written to a temp folder; parse path:line:col lines."""
+
+    def argv(self, path: Path, context: CheckContext) -> list[str]:
+        raise NotImplementedError
+
+    def parse(self, rest: str) -> tuple[str, str] | None:
+        raise NotImplementedError
+
+    def run(self, code: str, context: CheckContext) -> list[Finding]:
+        with tempfile.TemporaryDirectory(prefix="codegen-hook-check-") as folder:
+            path = Path(folder) / context.path.name
+            path.write_text(code, "utf-8")
+            try:
+                proc = subprocess.run(self.argv(path, context), cwd=context.root,
+                                      capture_output=True, text=True, timeout=_TIMEOUT,
+                                      stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise CodegenHookError(f"{self.name} could not run ({exc}); reinstall "
+                                       "codegen-hook or drop it from `checks`") from exc
+        findings = []
+        for line in proc.stdout.splitlines():
+            match = _LINE.match(line)
+            if not match or not context.owns(int(match["line"])):
+                continue
+            parsed = self.parse(match["rest"])
+            if parsed:
+                findings.append(Finding(self.name, int(match["line"]), int(match["col"]),
+                                        parsed[0], parsed[1]))
+        if proc.returncode not in (0, 1):
+            raise CodegenHookError(f"{self.name} failed (exit {proc.returncode}): "
+                                   f"{proc.stderr.strip()[-400:]}; check its config in "
+                                   f"{context.root}")
+        return findings
+
+
+class Flake8Check(ToolCheck):
+    name: ClassVar[str] = "flake8"
+
+    def argv(self, path: Path, context: CheckContext) -> list[str]:
+        return [sys.executable, "-m", "flake8", "--format=default", str(path)]
+
+    def parse(self, rest: str) -> tuple[str, str] | None:
+        code, _, message = rest.partition(" ")
+        return code, message
+
+
+class MypyCheck(ToolCheck):
+    name: ClassVar[str] = "mypy"
+
+    def argv(self, path: Path, context: CheckContext) -> list[str]:
+        return [sys.executable, "-m", "mypy", "--ignore-missing-imports",
+                "--follow-imports=silent", "--no-error-summary", "--show-column-numbers",
+                "--hide-error-context", "--no-color-output", "--show-error-codes",
+                "--no-pretty", "--cache-dir", str(context.cache_dir / "mypy"), str(path)]
+
+    def parse(self, rest: str) -> tuple[str, str] | None:
+        if not rest.startswith("error:"):
+            return None
+        message = rest[len("error:"):].strip()
+        match = re.search(r"\s+\[([\w-]+)\]$", message)
+        return (match.group(1), message[: match.start()]) if match else ("error", message)

@@ -1,0 +1,218 @@
+"""The command line: parse, call the library, render, map errors to exit codes.
+
+Exit codes: 0 nothing to do or all done; 1 a file was changed or a stub was not
+verified under `on_failure: block` (what pre-commit needs); 2 an error that stopped
+the run (its message says what to do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codegen_hook import __version__
+from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
+from codegen_hook.errors import CodegenHookError, SourceError
+from codegen_hook.pipeline.outcome import Event
+from codegen_hook.pipeline.run import FillReport
+
+__all__ = ["build_parser", "main"]
+
+
+def _progress_bar(label: str) -> Any:
+    state = {"last": 0.0}
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - state["last"] < 0.2:
+            return
+        state["last"] = now
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{done >> 20}/{total >> 20} MiB")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
+def _show_event(event: Event) -> None:
+    name = f"{event.file}::{event.qualname}"
+    if event.kind == "start":
+        print(f"codegen-hook: filling {name} ({event.message})", file=sys.stderr)
+    elif event.kind == "round":
+        print(f"codegen-hook:   {event.message}", file=sys.stderr)
+    else:
+        print(f"codegen-hook:   {name}: {event.message}", file=sys.stderr)
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="known model name or path to a .gguf file")
+    parser.add_argument("--backend", choices=("llama-cpp", "openai"))
+    parser.add_argument("--openai-base-url", help="OpenAI-compatible server, e.g. "
+                        "http://127.0.0.1:11434/v1")
+    parser.add_argument("--openai-model", help="model name on that server")
+    parser.add_argument("--allow-remote-host", action="append", dest="allow_remote_hosts",
+                        help="let the backend reach this non-loopback host (https only)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_const", const=True,
+                        help="run generated code WITHOUT a sandbox (dangerous)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codegen-hook",
+        description="Fill Python stubs with a local model, proven in a sandbox.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fill = sub.add_parser("fill", help="fill the stubs in FILES (the pre-commit hook's entry)")
+    fill.add_argument("files", nargs="*", type=Path, help="Python files (default: none)")
+    fill.add_argument("--check", action="store_true", help="report only; write nothing")
+    fill.add_argument("--json", action="store_true", help="print one JSON document")
+    fill.add_argument("--on-failure", choices=("block", "warn"))
+    fill.add_argument("--max-rounds", type=int, help="generation rounds (first + repairs)")
+    fill.add_argument("--candidates", type=int, help="candidates in the first round")
+    fill.add_argument("--write-unverified", action="store_const", const=True,
+                      help="also write code that could not be verified")
+    _add_settings_flags(fill)
+
+    run = sub.add_parser("exec", help="run FILE in the sandbox and report its output")
+    run.add_argument("file", type=Path)
+    run.add_argument("--timeout", type=float, help="wall seconds (default 10)")
+    run.add_argument("--memory", type=int, dest="memory_mb", help="memory limit in MB")
+    run.add_argument("--json", action="store_true")
+    run.add_argument("--unsafe-no-sandbox", action="store_const", const=True,
+                     help="run WITHOUT a sandbox (dangerous)")
+
+    doctor = sub.add_parser("doctor", help="say which model, backend and sandbox work here")
+    doctor.add_argument("--json", action="store_true")
+    _add_settings_flags(doctor)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
+    root = find_config_root(Path.cwd())
+    keys = ("model", "backend", "openai_base_url", "openai_model", "allow_remote_hosts",
+            "unsafe_no_sandbox", "on_failure", "max_rounds", "candidates",
+            "write_unverified", "timeout", "memory_mb")
+    flags = {key: getattr(args, key) for key in keys if hasattr(args, key)}
+    return resolve_settings(root, flags=flags), root
+
+
+def _warn_unsafe(settings: Settings) -> None:
+    if settings.unsafe_no_sandbox:
+        print("codegen-hook: WARNING: --unsafe-no-sandbox: generated code runs with your "
+              "user's full rights, network and files", file=sys.stderr)
+
+
+def _cmd_fill(args: argparse.Namespace) -> int:
+    from codegen_hook.backends import make_backend
+    from codegen_hook.checks import make_checks
+    from codegen_hook.isolation import select_sandbox
+    from codegen_hook.pipeline.run import fill_paths
+
+    settings, root = _settings(args)
+    _warn_unsafe(settings)
+    home = data_dir(settings)
+    checks = make_checks(settings.checks)
+    progress = None if args.json else _show_event
+    report = fill_paths(
+        [Path(p) for p in args.files], settings, root, home / "cache",
+        make_backend=lambda: make_backend(settings, home, _progress_bar("assembling model")),
+        make_sandbox=lambda: select_sandbox(settings), checks=checks,
+        check_only=args.check, progress=progress)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _render_fill(report, settings)
+    return 1 if report.blocking(settings.on_failure) else 0
+
+
+def _render_fill(report: FillReport, settings: Settings) -> None:
+    for file in report.files:
+        if file.error:
+            print(f"{file.path}: {file.error}")
+        for skipped in file.skipped:
+            print(f"{file.path}:{skipped.line}: {skipped.qualname}: skipped: {skipped.reason}")
+        for outcome in file.outcomes:
+            tests = sum(t["passed"] for t in outcome.tests)
+            where = f"{outcome.file}:{outcome.line}: {outcome.qualname}"
+            state = ("written" if outcome.written else
+                     "not written (--check)" if report.check_only and outcome.body else
+                     "left as it was")
+            print(f"{where}: {outcome.verdict} ({tests}/{len(outcome.tests)} examples passed, "
+                  f"{len(outcome.checks)} findings, {outcome.attempts} candidates, "
+                  f"{outcome.timings.get('total_s', 0):.1f} s, sandbox {outcome.sandbox or '-'})"
+                  f"; {state}")
+            for reason in outcome.reasons:
+                print("    " + reason.replace("\n", "\n    "))
+    if report.changed_files:
+        print("codegen-hook: filled stubs in " + ", ".join(report.changed_files) +
+              "; review the diff, stage it and commit again")
+    elif report.blocking(settings.on_failure):
+        print("codegen-hook: some stubs could not be verified; the commit is blocked "
+              "(set on_failure: warn to let it through)")
+
+
+def _cmd_exec(args: argparse.Namespace) -> int:
+    from codegen_hook.isolation import SandboxJob, select_sandbox
+
+    settings, _ = _settings(args)
+    _warn_unsafe(settings)
+    try:
+        text = args.file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{args.file}: cannot read it as UTF-8 text ({exc}); check the "
+                          "path") from exc
+    result = select_sandbox(settings).run(SandboxJob(
+        files={args.file.name: text}, entry=args.file.name, timeout=settings.timeout,
+        memory_mb=settings.memory_mb))
+    if args.json:
+        print(json.dumps({"file": str(args.file), "verdict": result.verdict,
+                          "exit_code": result.exit_code, "stdout": result.stdout,
+                          "stderr": result.stderr, "seconds": round(result.seconds, 4),
+                          "sandbox": result.sandbox, "truncated": result.truncated,
+                          "notes": result.notes}, indent=2))
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        print(f"codegen-hook: {result.verdict} (exit {result.exit_code}, "
+              f"{result.seconds:.3f} s, sandbox {result.sandbox})"
+              + "".join(f"; {n}" for n in result.notes), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from codegen_hook.doctor import diagnose
+
+    settings, root = _settings(args)
+    rows = diagnose(settings, data_dir(settings))
+    if args.json:
+        print(json.dumps({"rows": rows, "config_root": str(root)}, indent=2))
+    else:
+        width = max(len(r["layer"]) for r in rows)
+        for row in rows:
+            print(f"{row['layer']:<{width}}  {row['status']:<8}  {row['detail']}")
+    return 0
+
+
+_COMMANDS = {"fill": _cmd_fill, "exec": _cmd_exec, "doctor": _cmd_doctor}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except CodegenHookError as exc:
+        print(f"codegen-hook: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("codegen-hook: interrupted; files not yet written were left as they were",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,75 @@
+"""What works here: model, backend and sandbox layers, each with the reason."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from codegen_hook.config import Settings
+from codegen_hook.errors import CodegenHookError
+from codegen_hook.models import KNOWN_MODELS, model_status
+
+__all__ = ["diagnose"]
+
+
+def _row(layer: str, status: str, detail: str) -> dict[str, str]:
+    return {"layer": layer, "status": status, "detail": detail}
+
+
+def _model_rows(settings: Settings, home: Path) -> list[dict[str, str]]:
+    rows = []
+    for name in KNOWN_MODELS:
+        status = model_status(name, home)
+        state = "missing" if status.startswith("missing") else "ready"
+        chosen = " (configured)" if settings.model == name else ""
+        rows.append(_row(f"model {name}{chosen}", state, status))
+    if settings.model not in KNOWN_MODELS:
+        exists = Path(settings.model).expanduser().is_file()
+        rows.append(_row(f"model {settings.model}", "ready" if exists else "missing",
+                         "GGUF file" if exists else "no such file; fix --model"))
+    return rows
+
+
+def _backend_rows(settings: Settings) -> list[dict[str, str]]:
+    have_llama = importlib.util.find_spec("llama_cpp") is not None
+    rows = [_row("backend llama-cpp", "ready" if have_llama else "missing",
+                 "llama-cpp-python installed" if have_llama
+                 else "pip install llama-cpp-python")]
+    try:
+        from codegen_hook.backends.openai_http import check_endpoint_allowed
+        check_endpoint_allowed(settings.openai_base_url, settings.allow_remote_hosts)
+        rows.append(_row("backend openai", "allowed",
+                         f"{settings.openai_base_url} (not contacted by doctor)"))
+    except CodegenHookError as exc:
+        rows.append(_row("backend openai", "refused", str(exc)))
+    return rows
+
+
+def _sandbox_rows(settings: Settings) -> list[dict[str, str]]:
+    from codegen_hook.isolation import probe_sandbox
+    from codegen_hook.isolation.bwrap import BwrapSandbox
+    rows = []
+    try:
+        sandbox = BwrapSandbox(python=settings.sandbox_python, uid=settings.sandbox_uid)
+        result = probe_sandbox(sandbox)
+        user = f"uid {sandbox.uid}" if sandbox.uid is not None else "your uid"
+        if result.ok:
+            rows.append(_row("sandbox bwrap", "active", f"{sandbox.python} as {user}, "
+                             f"start {result.seconds * 1000:.0f} ms"))
+        else:
+            rows.append(_row("sandbox bwrap", "broken", result.stderr.strip()[-200:]))
+    except CodegenHookError as exc:
+        rows.append(_row("sandbox bwrap", "missing", str(exc)))
+    docker = shutil.which("docker")
+    rows.append(_row("sandbox docker", "missing",
+                     "the docker backend is not built yet (planned); bwrap is used"
+                     + ("" if docker else "; no docker client on PATH")))
+    if settings.unsafe_no_sandbox:
+        rows.append(_row("sandbox none", "UNSAFE", "--unsafe-no-sandbox is set"))
+    return rows
+
+
+def diagnose(settings: Settings, home: Path) -> list[dict[str, str]]:
+    """Rows of (layer, status, detail); probes the sandbox, never loads a model."""
+    return _model_rows(settings, home) + _backend_rows(settings) + _sandbox_rows(settings)

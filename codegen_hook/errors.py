@@ -1,0 +1,62 @@
+"""The one error tree. Every message says what to do next.
+
+The CLI catches `CodegenHookError`, prints its message and exits with `exit_code`.
+A sandbox run that fails is data (a `RunResult`), never one of these.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "CodegenHookError",
+    "ConfigError",
+    "EgressRefusedError",
+    "FileChangedError",
+    "ModelError",
+    "ModelNotFoundError",
+    "SandboxUnavailableError",
+    "SourceError",
+]
+
+
+class CodegenHookError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(CodegenHookError):
+    """A setting is unknown or has a value of the wrong kind."""
+
+
+class SourceError(CodegenHookError):
+    """A user's file cannot be read or parsed; it is left untouched."""
+
+
+class FileChangedError(SourceError):
+    """The file changed on disk while the hook was working on it."""
+
+
+class ModelError(CodegenHookError):
+    """The model file is damaged or cannot be loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """No model file, and no chunk packages to assemble one from."""
+
+
+class BackendError(CodegenHookError):
+    """The model backend answered, but not usefully."""
+
+
+class BackendUnavailableError(BackendError):
+    """The model backend cannot be reached."""
+
+
+class EgressRefusedError(CodegenHookError):
+    """A connection to a host that is not allowed was refused."""
+
+
+class SandboxUnavailableError(CodegenHookError):
+    """No sandbox layer works on this machine."""

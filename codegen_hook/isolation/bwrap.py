@@ -1,0 +1,99 @@
+"""bubblewrap: new namespaces (user, net, pid, ipc, uts, mount), read-only system,
+a size-limited tmpfs as the only writable place, rlimits, no environment.
+
+bwrap is never launched as root: started by root, the sandboxed process is host
+uid 0 (measured on these machines). When the hook runs as root it launches bwrap
+as a dedicated unprivileged uid, so the interpreter must be readable by that uid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from codegen_hook.errors import SandboxUnavailableError
+from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
+from codegen_hook.isolation.process import (Limits, release_job_files, run_untrusted_process,
+                                            write_job_files)
+
+__all__ = ["BwrapSandbox", "readable_by"]
+
+_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+
+
+def readable_by(path: Path, uid: int) -> bool:
+    """Whether `uid` (not root, in no group of ours) can reach and read `path`."""
+    path = Path(os.path.realpath(path))
+    for part in [*reversed(path.parents), path]:
+        try:
+            info = part.stat()
+        except OSError:
+            return False
+        need = stat.S_IROTH if part == path else stat.S_IXOTH
+        if info.st_uid == uid:
+            need <<= 6
+        if not info.st_mode & need:
+            return False
+    return True
+
+
+def _pick_python(configured: str, uid: int | None) -> str:
+    candidates = [configured] if configured else [sys.executable, "/usr/bin/python3"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and (
+                uid is None or readable_by(Path(candidate), uid)):
+            return os.path.realpath(candidate)
+    raise SandboxUnavailableError(
+        "no Python interpreter the sandbox user can read: " + ", ".join(candidates) +
+        " (a Python under /root is not readable by it); install python3 from your "
+        "distribution or set sandbox_python to one outside /root")
+
+
+class BwrapSandbox(Sandbox):
+    name: ClassVar[str] = "bwrap"
+
+    def __init__(self, python: str = "", uid: int = 61000) -> None:
+        self.bwrap = shutil.which("bwrap") or ""
+        if not self.bwrap:
+            raise SandboxUnavailableError("bubblewrap is not installed; install it "
+                                          "(apt-get install bubblewrap)")
+        self.uid: int | None = uid if os.geteuid() == 0 else None
+        self.python = _pick_python(python, self.uid)
+
+    def _mounts(self) -> list[str]:
+        args: list[str] = []
+        for folder in _SYSTEM_DIRS:
+            if os.path.islink(folder):
+                args += ["--symlink", os.readlink(folder), folder]
+            elif os.path.isdir(folder):
+                args += ["--ro-bind", folder, folder]
+        prefix = str(Path(self.python).parent.parent)
+        if not prefix.startswith("/usr"):
+            args += ["--ro-bind", prefix, prefix]
+        return args
+
+    def command(self, job: SandboxJob, job_dir: str) -> list[str]:
+        scratch = str(max(job.memory_mb // 4, 16) << 20)
+        return [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
+                "--die-with-parent", "--new-session", "--clearenv",
+                "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
+                "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+                *self._mounts(), "--proc", "/proc", "--dev", "/dev",
+                "--size", scratch, "--tmpfs", "/tmp", "--size", scratch, "--tmpfs", "/work",
+                "--ro-bind", job_dir, "/job", "--remount-ro", "/", "--chdir", "/work",
+                self.python, "-I", "-B", f"/job/{job.entry}", *job.args]
+
+    def run(self, job: SandboxJob) -> RunResult:
+        job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
+        try:
+            write_job_files(job, Path(job_dir), self.uid)
+            limits = Limits.for_job(job, processes=64 if self.uid is not None else None)
+            return run_untrusted_process(self.command(job, job_dir), job, limits, self.name,
+                                         cwd="/", user=self.uid)
+        finally:
+            release_job_files(Path(job_dir))

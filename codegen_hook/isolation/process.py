@@ -1,0 +1,148 @@
+"""The host side of every run: capped output, wall deadline, process-group kill."""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen_hook.isolation.base import RunResult, SandboxJob, Verdict
+
+__all__ = ["Limits", "release_job_files", "run_untrusted_process", "write_job_files"]
+
+_MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int
+    memory_bytes: int
+    file_bytes: int = 64 * _MB
+    processes: int | None = 64
+    open_files: int = 256
+
+    @classmethod
+    def for_job(cls, job: SandboxJob, processes: int | None) -> "Limits":
+        return cls(cpu_seconds=int(job.timeout) + 1, memory_bytes=job.memory_mb * _MB,
+                   processes=processes)
+
+    def preexec(self) -> Callable[[], None]:
+        def apply() -> None:
+            resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_seconds, self.cpu_seconds))
+            resource.setrlimit(resource.RLIMIT_AS, (self.memory_bytes, self.memory_bytes))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_bytes, self.file_bytes))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if self.processes is not None:
+                resource.setrlimit(resource.RLIMIT_NPROC, (self.processes, self.processes))
+        return apply
+
+
+def write_job_files(job: SandboxJob, folder: Path, uid: int | None) -> None:
+    """Lay out the job's files read-only, owned by the sandbox uid when there is one."""
+    for name, content in job.files.items():
+        target = folder / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(f"job file name {name!r} leaves the job folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, "utf-8")
+    for path in sorted(folder.rglob("*"), reverse=True) + [folder]:
+        os.chmod(path, 0o500 if path.is_dir() else 0o400)
+        if uid is not None:
+            os.chown(path, uid, uid)
+
+
+def release_job_files(folder: Path) -> None:
+    """Make the job folder ours again and remove it."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            os.chmod(path, 0o700)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _classify(code: int | None, stderr: str, timed_out: bool, flooded: bool) -> Verdict:
+    if timed_out:
+        return "timeout"
+    if flooded:
+        return "killed"
+    if code == 0:
+        return "ok"
+    if "MemoryError" in stderr[-2000:] or code == -signal.SIGKILL:
+        return "memory" if "MemoryError" in stderr[-2000:] else "killed"
+    if code is not None and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return "timeout"
+    if code is not None and code < 0:
+        return "killed"
+    return "error"
+
+
+def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, name: str,
+                          cwd: str, user: int | None = None) -> RunResult:
+    """Run `argv` in a new session with rlimits; kill its group at the deadline or
+    when its output passes `job.output_limit`. Nothing is inherited but the argv."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=cwd, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        close_fds=True, start_new_session=True, preexec_fn=limits.preexec(),
+        user=user, group=user, extra_groups=[] if user is not None else None)
+    chunks: dict[int, list[bytes]] = {1: [], 2: []}
+    total = 0
+    timed_out = flooded = False
+    deadline = start + job.timeout
+    with selectors.DefaultSelector() as sel:
+        assert proc.stdout is not None and proc.stderr is not None
+        sel.register(proc.stdout, selectors.EVENT_READ, 1)
+        sel.register(proc.stderr, selectors.EVENT_READ, 2)
+        while sel.get_map():
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                total += len(data)
+                chunks[key.data].append(data)
+                if total > job.output_limit:
+                    flooded = True
+                    break
+            if flooded:
+                break
+    if timed_out or flooded:
+        _kill_group(proc)
+    try:
+        code: int | None = proc.wait(timeout=max(0.1, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        timed_out = True
+        code = proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    stdout = b"".join(chunks[1])[: job.output_limit].decode("utf-8", "replace")
+    stderr = b"".join(chunks[2])[: job.output_limit].decode("utf-8", "replace")
+    verdict = _classify(code, stderr, timed_out, flooded)
+    notes = []
+    if flooded:
+        notes.append(f"output passed {job.output_limit} bytes; the run was stopped")
+    if verdict == "timeout":
+        notes.append(f"no result within {job.timeout:g} s; the run was stopped")
+    return RunResult(verdict=verdict, exit_code=code, stdout=stdout, stderr=stderr,
+                     seconds=time.perf_counter() - start, sandbox=name, truncated=flooded,
+                     notes=notes)

@@ -1,0 +1,81 @@
+"""What the pipeline returns: candidates it tried and the outcome for each stub."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from codegen_hook.checks.base import Finding
+from codegen_hook.pipeline.examples import ExampleRun
+
+__all__ = ["Candidate", "Event", "Outcome", "OutcomeVerdict"]
+
+OutcomeVerdict = Literal["verified", "unverified", "failed"]
+
+
+@dataclass
+class Candidate:
+    """One generated body (untrusted) and everything learnt about it."""
+
+    round: int
+    index: int
+    temperature: float
+    seed: int | None
+    answer: str
+    body: str = ""
+    spliced: str = ""
+    problem: str = ""
+    examples: ExampleRun | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def failed_examples(self) -> int:
+        if self.examples is None:
+            return 0
+        return sum(not r.passed for r in self.examples.results)
+
+    @property
+    def passed_everything(self) -> bool:
+        return (not self.problem and not self.findings and self.examples is not None
+                and not self.examples.problem and bool(self.examples.results)
+                and self.failed_examples == 0)
+
+    def badness(self) -> tuple[int, int, int, int]:
+        """Lower is better: usable code first, then fewer failing examples and findings."""
+        broken = bool(self.problem) or self.examples is None or bool(self.examples.problem)
+        return (int(not self.body), int(broken), self.failed_examples, len(self.findings))
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress, for whoever shows it: `kind` is start | round | done."""
+
+    kind: str
+    file: str
+    qualname: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    file: str
+    name: str
+    qualname: str
+    line: int
+    verdict: OutcomeVerdict
+    code: str
+    reasons: list[str]
+    checks: list[Finding]
+    tests: list[dict[str, Any]]
+    attempts: int
+    timings: dict[str, float]
+    model: str
+    sandbox: str
+    written: bool = False
+    body: str = ""
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["checks"] = [asdict(f) for f in self.checks]
+        return data

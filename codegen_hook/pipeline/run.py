@@ -1,0 +1,141 @@
+"""Files in, report out: find stubs, fill each, write verified bodies back.
+
+A file is read once, every stub in it gets its turn, and the file is written once
+(atomically) with the accepted bodies, or left byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codegen_hook.backends.base import Backend
+from codegen_hook.checks.base import Check
+from codegen_hook.config import Settings
+from codegen_hook.errors import CodegenHookError
+from codegen_hook.isolation.base import Sandbox
+from codegen_hook.pipeline.fill import StubFiller
+from codegen_hook.pipeline.outcome import Event, Outcome
+from codegen_hook.stubs import SkippedStub, SourceFile, find_stubs, splice_bodies
+
+__all__ = ["FileReport", "FillReport", "fill_paths"]
+
+
+@dataclass
+class FileReport:
+    path: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped: list[SkippedStub] = field(default_factory=list)
+    error: str = ""
+    changed: bool = False
+
+
+@dataclass
+class FillReport:
+    files: list[FileReport] = field(default_factory=list)
+    check_only: bool = False
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [o for f in self.files for o in f.outcomes]
+
+    @property
+    def changed_files(self) -> list[str]:
+        return [f.path for f in self.files if f.changed]
+
+    def blocking(self, on_failure: str) -> bool:
+        """Whether the commit should stop: a file changed, or a stub failed under `block`."""
+        bad = any(o.verdict != "verified" for o in self.outcomes) or any(
+            f.error for f in self.files)
+        return bool(self.changed_files) or (bad and on_failure == "block")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stubs": [o.to_json() for o in self.outcomes],
+            "skipped": [{"file": f.path, "qualname": s.qualname, "line": s.line,
+                         "reason": s.reason} for f in self.files for s in f.skipped],
+            "file_errors": [{"file": f.path, "error": f.error} for f in self.files if f.error],
+            "changed_files": self.changed_files,
+            "check_only": self.check_only,
+        }
+
+
+@dataclass
+class _Parts:
+    """What filling needs, made on first use so a run with no stubs loads nothing."""
+
+    make_backend: Callable[[], Backend]
+    make_sandbox: Callable[[], Sandbox]
+    checks: list[Check]
+    filler: StubFiller | None = None
+
+    def get(self, settings: Settings, root: Path, cache_dir: Path,
+            progress: Callable[[Event], None] | None) -> StubFiller:
+        if self.filler is None:
+            sandbox = self.make_sandbox()
+            self.filler = StubFiller(self.make_backend(), sandbox, self.checks, settings,
+                                     root, cache_dir, progress)
+        return self.filler
+
+
+def _failed(path: Path, qualname: str, name: str, line: int, reason: str) -> Outcome:
+    return Outcome(file=str(path), name=name, qualname=qualname, line=line, verdict="failed",
+                   code="", reasons=[reason], checks=[], tests=[], attempts=0, timings={},
+                   model="", sandbox="")
+
+
+def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_dir: Path,
+               check_only: bool, progress: Callable[[Event], None] | None) -> FileReport:
+    report = FileReport(str(path))
+    try:
+        source = SourceFile.read(path)
+        scan = find_stubs(source.text, str(path))
+    except CodegenHookError as exc:
+        report.error = str(exc)
+        return report
+    report.skipped = scan.skipped
+    accepted = []
+    for stub in scan.stubs:
+        if progress:
+            progress(Event("start", str(path), stub.qualname, f"line {stub.def_line}"))
+        try:
+            filler = parts.get(settings, root, cache_dir, progress)
+        except CodegenHookError as exc:
+            outcome = _failed(path, stub.qualname, stub.name, stub.def_line, str(exc))
+        else:
+            outcome = filler.fill(source, stub)
+        report.outcomes.append(outcome)
+        if progress:
+            progress(Event("done", str(path), stub.qualname, outcome.verdict))
+        if outcome.verdict == "verified" or (outcome.verdict == "unverified"
+                                             and settings.write_unverified and outcome.body):
+            accepted.append((stub, outcome))
+    if accepted and not check_only:
+        new_text = splice_bodies(source.text, [(s, o.body) for s, o in accepted],
+                                 source.newline)
+        try:
+            source.write_text(new_text)
+        except CodegenHookError as exc:
+            report.error = str(exc)
+            return report
+        report.changed = True
+        for _, outcome in accepted:
+            outcome.written = True
+    return report
+
+
+def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir: Path,
+               make_backend: Callable[[], Backend], make_sandbox: Callable[[], Sandbox],
+               checks: list[Check], check_only: bool = False,
+               progress: Callable[[Event], None] | None = None) -> FillReport:
+    """Fill every stub in `paths` (.py files; others are ignored)."""
+    parts = _Parts(make_backend, make_sandbox, checks)
+    report = FillReport(check_only=check_only)
+    for path in paths:
+        if path.suffix != ".py":
+            continue
+        report.files.append(_fill_file(path, parts, settings, root, cache_dir, check_only,
+                                       progress))
+    return report
