@@ -8,11 +8,14 @@ as a dedicated unprivileged uid, so the interpreter must be readable by that uid
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,6 +26,7 @@ from codegen_hook.isolation.process import (Limits, release_job_files, run_untru
 
 __all__ = ["BwrapSandbox", "readable_by"]
 
+_SLOTS = 64
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 
 
@@ -89,11 +93,38 @@ class BwrapSandbox(Sandbox):
                 self.python, "-I", "-B", f"/job/{job.entry}", *job.args]
 
     def run(self, job: SandboxJob) -> RunResult:
-        job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
+        with _uid_slot(self.uid) as uid:
+            job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
+            try:
+                write_job_files(job, Path(job_dir), uid)
+                limits = Limits.for_job(job, processes=64 if uid is not None else None)
+                return run_untrusted_process(self.command(job, job_dir), job, limits,
+                                             self.name, cwd="/", user=uid)
+            finally:
+                release_job_files(Path(job_dir))
+
+
+@contextlib.contextmanager
+def _uid_slot(base: int | None) -> Iterator[int | None]:
+    """A uid of our own for this run: RLIMIT_NPROC counts every process of a uid, so
+    concurrent runs (or a fork bomb in one) must not share one. Slots are held with
+    file locks in a root-only folder."""
+    if base is None:
+        yield None
+        return
+    folder = Path(tempfile.gettempdir()) / "codegen-hook-uid-slots"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(_SLOTS):
+        handle = open(folder / f"{slot}.lock", "a")
         try:
-            write_job_files(job, Path(job_dir), self.uid)
-            limits = Limits.for_job(job, processes=64 if self.uid is not None else None)
-            return run_untrusted_process(self.command(job, job_dir), job, limits, self.name,
-                                         cwd="/", user=self.uid)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        try:
+            yield base + slot
         finally:
-            release_job_files(Path(job_dir))
+            handle.close()
+        return
+    raise SandboxUnavailableError(f"all {_SLOTS} sandbox uids are busy; wait for other "
+                                  "codegen-hook runs to finish")

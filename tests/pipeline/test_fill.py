@@ -1,0 +1,259 @@
+"""The fill loop with the scripted backend and the real bwrap sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codegen_hook.backends.base import Backend
+from codegen_hook.backends.fake import ScriptedBackend
+from codegen_hook.checks import make_checks
+from codegen_hook.config import Settings
+from codegen_hook.errors import BackendUnavailableError, ModelNotFoundError
+from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
+from codegen_hook.isolation.bwrap import BwrapSandbox
+from codegen_hook.isolation.fake import ScriptedSandbox
+from codegen_hook.pipeline.run import FillReport, fill_paths
+
+STUB = '''import os  # keep me
+
+
+def count_chars(s: str, char: str) -> int:
+    """Count occurrences of `char` in `s`.
+
+    >>> count_chars("strawberry", "r")
+    3
+    """
+    ...
+
+
+def done() -> int:
+    return 1
+'''
+RIGHT = "```python\ndef count_chars(s: str, char: str) -> int:\n    return s.count(char)\n```"
+WRONG = "```python\ndef count_chars(s: str, char: str) -> int:\n    return 2\n```"
+
+
+def fence(body: str, sig: str = "def count_chars(s: str, char: str) -> int:") -> str:
+    return f"Here you go:\n```python\n{sig}\n" + "".join(
+        f"    {line}\n" for line in body.split("\n")) + "```\nHope it helps."
+
+
+def run_fill(paths: list[Path], backend: Backend | Exception, tmp_path: Path,
+             sandbox: Sandbox | None = None, check_only: bool = False,
+             **settings: object) -> FillReport:
+    base = {"candidates": 1, "max_rounds": 2, "checks": ("flake8",), "timeout": 5.0}
+    base.update(settings)
+    config = Settings(**base)  # type: ignore[arg-type]
+
+    def make_backend() -> Backend:
+        if isinstance(backend, Exception):
+            raise backend
+        return backend
+
+    return fill_paths(paths, config, tmp_path, tmp_path / "cache", make_backend,
+                      lambda: sandbox or BwrapSandbox(), make_checks(config.checks),
+                      check_only=check_only)
+
+
+@pytest.fixture
+def stub_file(tmp_path: Path) -> Path:
+    path = tmp_path / "strings.py"
+    path.write_text(STUB)
+    return path
+
+
+def test_verified_body_is_written_and_nothing_else_changes(stub_file: Path,
+                                                           tmp_path: Path) -> None:
+    report = run_fill([stub_file], ScriptedBackend([RIGHT]), tmp_path)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "verified", outcome.reasons
+    assert outcome.written and report.changed_files == [str(stub_file)]
+    assert stub_file.read_text() == STUB.replace("    ...\n", "    return s.count(char)\n")
+    assert outcome.tests == [{"source": 'count_chars("strawberry", "r")\n', "want": "3\n",
+                              "got": "3\n", "passed": True, "error": ""}]
+    assert "return s.count(char)" in outcome.code and outcome.code.startswith("def count")
+    assert outcome.sandbox == "bwrap"
+
+
+def test_check_only_writes_nothing(stub_file: Path, tmp_path: Path) -> None:
+    report = run_fill([stub_file], ScriptedBackend([RIGHT]), tmp_path, check_only=True)
+    assert report.outcomes[0].verdict == "verified"
+    assert not report.outcomes[0].written and stub_file.read_text() == STUB
+
+
+def test_failure_output_goes_back_for_repair(stub_file: Path, tmp_path: Path) -> None:
+    backend = ScriptedBackend([WRONG, RIGHT])
+    report = run_fill([stub_file], backend, tmp_path)
+    assert report.outcomes[0].verdict == "verified"
+    repair = backend.requests[1].messages
+    assert repair[-2].role == "assistant" and repair[-2].content == WRONG
+    assert 'count_chars("strawberry", "r") returned 2, expected 3' in repair[-1].content
+
+
+def test_garbage_answers_fail_and_leave_file_untouched(stub_file: Path,
+                                                       tmp_path: Path) -> None:
+    report = run_fill([stub_file], ScriptedBackend(["I cannot help.", "", "```\n$$$\n```"]),
+                      tmp_path, max_rounds=3)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "failed" and outcome.attempts == 3
+    assert "no usable body" in outcome.reasons[0]
+    assert stub_file.read_bytes() == STUB.encode()
+    assert report.blocking("block") and not report.blocking("warn")
+
+
+def test_wrong_code_is_unverified_with_the_failing_example(stub_file: Path,
+                                                           tmp_path: Path) -> None:
+    report = run_fill([stub_file], ScriptedBackend([WRONG, WRONG]), tmp_path)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified" and not outcome.written
+    assert "returned 2, expected 3" in outcome.reasons[0]
+    assert stub_file.read_text() == STUB
+
+
+def test_unverified_is_written_only_when_asked(stub_file: Path, tmp_path: Path) -> None:
+    report = run_fill([stub_file], ScriptedBackend([WRONG, WRONG]), tmp_path,
+                      write_unverified=True)
+    assert report.outcomes[0].written and "return 2" in stub_file.read_text()
+
+
+def test_contradicting_example_is_never_verified(tmp_path: Path) -> None:
+    """The docstring claims 2; every independent candidate computes 3. A repair that
+    bends the code to the example passes it, but must not come back verified."""
+    path = tmp_path / "strings.py"
+    path.write_text(STUB.replace("    3\n", "    2\n"))
+    honest = fence("return s.count(char)")
+    bent = fence("return s.count(char) - 1")
+    report = run_fill([path], ScriptedBackend([honest, honest, honest, bent]), tmp_path,
+                      candidates=3, max_rounds=2)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified"
+    assert any("every independently generated candidate computed 3" in r
+               for r in outcome.reasons)
+    assert path.read_text() == STUB.replace("    3\n", "    2\n")
+
+
+def test_special_casing_an_example_is_not_verified(stub_file: Path, tmp_path: Path) -> None:
+    cheat = fence('if s == "strawberry":\n    return 3\nreturn 0')
+    report = run_fill([stub_file], ScriptedBackend([cheat, cheat]), tmp_path)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified"
+    assert any(f.code == "special-case" for f in outcome.checks)
+
+
+def test_hanging_code_times_out_in_the_sandbox(stub_file: Path, tmp_path: Path) -> None:
+    hang = fence("while True:\n    pass")
+    report = run_fill([stub_file], ScriptedBackend([hang]), tmp_path, max_rounds=1,
+                      timeout=1.0)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified"
+    assert "timeout" in outcome.reasons[0] and outcome.candidates[0]["sandbox_verdict"] == \
+        "timeout"
+
+
+def test_no_examples_means_unverified_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "plain.py"
+    path.write_text('def twice(x: int) -> int:\n    """Return twice x."""\n    ...\n')
+    report = run_fill([path], ScriptedBackend([fence("return 2 * x", "def twice(x: int) -> int:")]),
+                      tmp_path, max_rounds=1)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified"
+    assert "no examples" in outcome.reasons[0]
+
+
+def test_backend_error_is_a_reason_and_other_stubs_get_their_turn(tmp_path: Path) -> None:
+    first = tmp_path / "a.py"
+    first.write_text(STUB)
+    second = tmp_path / "b.py"
+    second.write_text(STUB)
+    backend = ScriptedBackend([BackendUnavailableError("server down; start it"), RIGHT])
+    report = run_fill([first, second], backend, tmp_path)
+    assert [o.verdict for o in report.outcomes] == ["failed", "verified"]
+    assert "server down" in report.outcomes[0].reasons[0]
+    assert first.read_text() == STUB and "s.count" in second.read_text()
+
+
+def test_missing_model_fails_every_stub_without_touching_files(stub_file: Path,
+                                                               tmp_path: Path) -> None:
+    report = run_fill([stub_file], ModelNotFoundError("no model; pip install it"), tmp_path)
+    assert [o.verdict for o in report.outcomes] == ["failed"]
+    assert "pip install" in report.outcomes[0].reasons[0]
+    assert stub_file.read_text() == STUB
+
+
+def test_syntax_error_file_is_reported_and_others_still_filled(stub_file: Path,
+                                                               tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_bytes(b"def f(:\n    ...\n")
+    report = run_fill([broken, stub_file], ScriptedBackend([RIGHT]), tmp_path)
+    assert "syntax error" in report.files[0].error
+    assert broken.read_bytes() == b"def f(:\n    ...\n"
+    assert report.outcomes[0].verdict == "verified"
+
+
+def test_method_and_async_stubs_and_sibling_imports(tmp_path: Path) -> None:
+    (tmp_path / "helpers.py").write_text("def double(x: int) -> int:\n    return 2 * x\n")
+    path = tmp_path / "shapes.py"
+    source = ('import asyncio\n\nfrom helpers import double\n\n\nclass Box:\n'
+              '    def __init__(self, side: int) -> None:\n        self.side = side\n\n'
+              '    def perimeter(self) -> int:\n        """Four sides.\n\n'
+              '        >>> Box(3).perimeter()\n        12\n        """\n        ...\n\n\n'
+              'async def twice(x: int) -> int:\n    """Twice x.\n\n'
+              '    >>> asyncio.run(twice(4))\n    8\n    """\n    ...\n')
+    path.write_text(source)
+    backend = ScriptedBackend([
+        fence("return double(double(self.side))", "def perimeter(self) -> int:"),
+        fence("return double(x)", "async def twice(x: int) -> int:")])
+    report = run_fill([path], backend, tmp_path)
+    assert [o.verdict for o in report.outcomes] == ["verified", "verified"], report.to_json()
+    assert [o.qualname for o in report.outcomes] == ["Box.perimeter", "twice"]
+    text = path.read_text()
+    assert "        return double(double(self.side))\n" in text
+    assert "    return double(x)\n" in text
+
+
+def test_crlf_file_keeps_its_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.py"
+    path.write_bytes(STUB.replace("\n", "\r\n").encode())
+    backend = ScriptedBackend([fence("n = s.count(char)\n\nreturn n")])
+    report = run_fill([path], backend, tmp_path)
+    assert report.outcomes[0].verdict == "verified"
+    data = path.read_bytes()
+    assert b"    n = s.count(char)\r\n\r\n    return n\r\n" in data
+    assert b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_json_report_has_the_documented_fields(stub_file: Path, tmp_path: Path) -> None:
+    report = run_fill([stub_file], ScriptedBackend([RIGHT]), tmp_path)
+    [stub] = report.to_json()["stubs"]
+    for key in ("file", "name", "line", "verdict", "code", "checks", "tests", "timings"):
+        assert key in stub
+    assert stub["line"] == 4 and stub["name"] == "count_chars"
+    assert stub["timings"]["total_s"] >= stub["timings"]["sandbox_s"] > 0
+
+
+def test_sandbox_is_only_started_when_there_is_a_stub(tmp_path: Path) -> None:
+    path = tmp_path / "plain.py"
+    path.write_text("x = 1\n")
+
+    def no_sandbox() -> Sandbox:
+        raise AssertionError("sandbox made for a file with no stubs")
+
+    config = Settings(checks=())
+    report = fill_paths([path], config, tmp_path, tmp_path, lambda: ScriptedBackend(),
+                        no_sandbox, [])
+    assert report.outcomes == [] and not report.blocking("block")
+
+
+def test_scripted_sandbox_result_is_what_the_verdict_uses(stub_file: Path,
+                                                          tmp_path: Path) -> None:
+    def refuse(job: SandboxJob) -> RunResult:
+        return RunResult("killed", -9, "", "", 0.0, "scripted", notes=["stopped"])
+
+    sandbox = ScriptedSandbox(refuse)
+    report = run_fill([stub_file], ScriptedBackend([RIGHT]), tmp_path, sandbox=sandbox,
+                      max_rounds=1)
+    assert report.outcomes[0].verdict == "unverified"
+    assert "killed" in report.outcomes[0].reasons[0]
+    assert sandbox.jobs and "run_examples.py" in sandbox.jobs[0].files
