@@ -1,0 +1,139 @@
+"""The command line over the library: exit codes, --json, errors, help."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import codegen_hook.backends
+from codegen_hook.backends.fake import ScriptedBackend
+from codegen_hook.cli import build_parser, main
+
+STUB = ('def count_chars(s: str, char: str) -> int:\n    """Count occurrences of `char` in `s`.'
+        '\n\n    >>> count_chars("strawberry", "r")\n    3\n    """\n    ...\n')
+RIGHT = "```python\ndef count_chars(s: str, char: str) -> int:\n    return s.count(char)\n```"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.codegen-hook]\nchecks = ["flake8"]\n'
+                                         'candidates = 1\nmax_rounds = 1\n')
+    (root / "strings.py").write_text(STUB)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
+    backend = ScriptedBackend()
+
+    def make(*args: Any, **kwargs: Any) -> ScriptedBackend:
+        return backend
+
+    monkeypatch.setattr(codegen_hook.backends, "make_backend", make)
+    return backend
+
+
+def test_fill_writes_then_has_nothing_to_do(repo: Path, scripted: ScriptedBackend,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    scripted.enqueue(RIGHT)
+    assert main(["fill", "strings.py"]) == 1
+    out = capsys.readouterr().out
+    assert "verified" in out and "review the diff, stage it and commit again" in out
+    assert "return s.count(char)" in (repo / "strings.py").read_text()
+    assert main(["fill", "strings.py"]) == 0
+    assert scripted.queue == [] and len(scripted.requests) == 1
+
+
+def test_fill_json_is_one_document(repo: Path, scripted: ScriptedBackend,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    scripted.enqueue(RIGHT)
+    assert main(["fill", "--check", "--json", "strings.py"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    [stub] = data["stubs"]
+    assert stub["verdict"] == "verified" and stub["written"] is False
+    assert data["changed_files"] == [] and data["check_only"] is True
+    assert (repo / "strings.py").read_text() == STUB
+
+
+def test_unverified_blocks_unless_warn(repo: Path, scripted: ScriptedBackend,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    scripted.enqueue("no idea", "still no idea")
+    assert main(["fill", "strings.py"]) == 1
+    assert "commit is blocked" in capsys.readouterr().out
+    assert main(["fill", "--on-failure", "warn", "strings.py"]) == 0
+    assert (repo / "strings.py").read_text() == STUB
+
+
+def test_config_error_exits_2_with_the_fix(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "pyproject.toml").write_text('[tool.codegen-hook]\nmax-roundz = 2\n')
+    assert main(["fill", "strings.py"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown setting 'max-roundz'" in err and "max_rounds" in err
+
+
+def test_missing_model_fails_the_stub_and_names_the_fix(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fill", "--model", str(repo / "nope.gguf"), "strings.py"]) == 1
+    out = capsys.readouterr().out
+    assert "failed" in out and "nope.gguf" in out and "--model" in out
+    assert (repo / "strings.py").read_text() == STUB
+
+
+def test_exec_runs_in_the_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "hello.py"
+    script.write_text("import os\nprint('uid', os.getuid())\n")
+    assert main(["exec", str(script), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "ok" and data["sandbox"] == "bwrap"
+    assert data["stdout"].startswith("uid ") and data["stdout"].strip() != "uid 0"
+
+
+def test_exec_timeout_is_a_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "spin.py"
+    script.write_text("while True:\n    pass\n")
+    assert main(["exec", str(script), "--timeout", "1"]) == 1
+    assert "timeout" in capsys.readouterr().err
+
+
+def test_exec_unreadable_file_is_a_clear_error(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exec", str(tmp_path / "missing.py")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_unsafe_flag_warns_loudly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "hello.py"
+    script.write_text("print('hi')\n")
+    assert main(["exec", str(script), "--unsafe-no-sandbox"]) == 0
+    captured = capsys.readouterr()
+    assert "WARNING" in captured.err and "hi" in captured.out
+
+
+def test_doctor_reports_each_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--json"]) == 0
+    rows = {r["layer"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["sandbox bwrap"]["status"] == "active"
+    assert rows["backend llama-cpp"]["status"] == "ready"
+    assert "sandbox docker" in rows
+
+
+def test_readme_commands_match_the_cli() -> None:
+    """Every `codegen-hook SUB --flag` the README shows exists in the parser."""
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "fill" in a.choices)
+    text = README.read_text()
+    used = re.findall(r"codegen-hook (\w+)((?: [^\n`|]*)?)", text)
+    assert used, "README shows no codegen-hook commands"
+    for sub, rest in used:
+        assert sub in subparsers.choices, f"README uses unknown subcommand {sub}"
+        known = {opt for a in subparsers.choices[sub]._actions for opt in a.option_strings}
+        for flag in re.findall(r"(--[\w-]+)", rest):
+            assert flag in known, f"README uses unknown flag {sub} {flag}"
