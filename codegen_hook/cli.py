@@ -153,8 +153,8 @@ def _render_fill(report: FillReport, settings: Settings) -> None:
             for reason in outcome.reasons:
                 print("    " + reason.replace("\n", "\n    "))
             if report.check_only and outcome.code:
-                print("    proposed:\n" + "".join(f"    | {line}\n"
-                                                for line in outcome.code.splitlines()))
+                shown = "".join(f"    | {line}\n" for line in outcome.code.splitlines())
+                print("    proposed:\n" + shown, end="")
     if report.changed_files:
         print("codegen-hook: filled stubs in " + ", ".join(report.changed_files) +
               "; review the diff, stage it and commit again")

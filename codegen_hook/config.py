@@ -81,10 +81,10 @@ def _coerce(key: str, value: Any, source: str) -> Any:
                     raise ValueError(value)
                 return value.lower() in ("1", "true", "yes", "on")
             return bool(value)
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
+        if kind in ("int", "float"):
+            if isinstance(value, bool) or (kind == "int" and isinstance(value, float)):
+                raise ValueError(value)
+            return int(value) if kind == "int" else float(value)
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(item).strip() for item in items if str(item).strip())
@@ -125,6 +125,8 @@ def _read_file_settings(root: Path) -> dict[str, Any]:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{toml_path}: not valid TOML ({exc}); fix it") from exc
         section = table.get("tool", {}).get("codegen-hook")
+        if section is not None and not isinstance(section, dict):
+            raise ConfigError(f"{toml_path}: [tool.codegen-hook] must be a table of settings")
         if section is not None:
             found = _normalise(section, f"{toml_path} [tool.codegen-hook]")
     if yaml_path.is_file():

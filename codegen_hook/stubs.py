@@ -79,6 +79,8 @@ class StubScan:
 def _decorator_name(node: ast.expr) -> str:
     if isinstance(node, ast.Call):
         node = node.func
+    if isinstance(node, ast.Subscript):  # Protocol[T]
+        node = node.value
     if isinstance(node, ast.Attribute):
         return node.attr
     if isinstance(node, ast.Name):
@@ -131,20 +133,18 @@ class _Finder:
         if {_decorator_name(d) for d in node.decorator_list} & _SKIP_DECORATORS:
             return
         qualname = ".".join(classes + (node.name,))
-        doc_node, ellipsis = node.body
+        ellipsis = node.body[1]
         line = self.lines[ellipsis.lineno - 1]
         before = line[: ellipsis.col_offset]
         after = line[ellipsis.end_col_offset or 0:].strip()
-        if before.strip() or (after and not after.startswith("#")):
+        alone = (ellipsis.lineno == ellipsis.end_lineno and not before.strip()
+                 and line[ellipsis.col_offset:ellipsis.end_col_offset] == "..."
+                 and (not after or after.startswith("#")))
+        if not alone:
             self.scan.skipped.append(SkippedStub(
                 qualname, node.lineno,
-                "the `...` shares its line with other code; put `...` on a line "
-                "of its own below the docstring"))
-            return
-        if (doc_node.end_lineno or 0) >= ellipsis.lineno:
-            self.scan.skipped.append(SkippedStub(
-                qualname, node.lineno,
-                "the docstring and `...` share a line; put `...` on the next line"))
+                "the `...` is not alone on its line; put `...` on a line of its own "
+                "below the docstring"))
             return
         start = min([node.lineno] + [d.lineno for d in node.decorator_list])
         end = node.end_lineno or ellipsis.lineno
@@ -223,25 +223,30 @@ class SourceFile:
 
     def write_text(self, new_text: str) -> None:
         """Atomically replace the file, refusing if it changed since it was read."""
-        data = new_text.encode(self.encoding)
         try:
-            if self.path.read_bytes() != self.raw:
+            data = new_text.encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            raise SourceError(f"{self.path}: the new code has characters its declared "
+                              f"encoding {self.encoding} cannot hold ({exc.reason}); "
+                              "nothing was written") from exc
+        target = Path(os.path.realpath(self.path))  # write through a symlink, keep it
+        try:
+            if target.read_bytes() != self.raw:
                 raise FileChangedError(
                     f"{self.path}: changed on disk while the hook worked on it; "
                     "nothing was written, run the hook again")
-            mode = self.path.stat().st_mode & 0o7777
+            mode = target.stat().st_mode & 0o7777
         except OSError as exc:
             raise SourceError(f"{self.path}: cannot re-read before writing "
                               f"({exc.strerror})") from exc
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.",
-                                   dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

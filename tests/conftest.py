@@ -38,4 +38,3 @@ def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert seen and seen[-1][0] == seen[-1][1] == path.stat().st_size
     yield path
     shutil.rmtree(folder, ignore_errors=True)
-

@@ -110,18 +110,34 @@ def _as_bare_body(code: str, name: str) -> ExtractedCode | None:
     return ExtractedCode(body, (), ()) if body else None
 
 
+def _looks_like_body(code: str) -> bool:
+    """A bare answer counts as a body only if it does something a body does."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Raise, ast.AugAssign)):
+            return True
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, (ast.Attribute, ast.Subscript)) for t in node.targets):
+            return True
+    return False
+
+
 def extract_body(answer: str, name: str) -> ExtractedCode | None:
     """Return the body of function `name` found in `answer`, or None.
 
-    Tries each fenced code block (or the whole answer), trimming prose around it,
-    and falls back to reading the answer as a bare function body.
+    Tries each fenced code block (or the whole answer), trimming prose around it;
+    failing that, reads a block as a bare function body if it looks like one.
     """
-    for block in _code_blocks(answer):
+    blocks = _code_blocks(answer)
+    for block in blocks:
         parsed = _parse_trimmed(block)
         if parsed is None:
-            bare = _as_bare_body(block, name)
-            if bare is not None:
-                return bare
             continue
         tree, lines = parsed
         func = _find_function(tree, name)
@@ -133,4 +149,10 @@ def extract_body(answer: str, name: str) -> ExtractedCode | None:
         outer = next((n for n in tree.body if func in ast.walk(n)), func)
         imports, helpers = _context_statements(tree, outer, lines)
         return ExtractedCode(body, imports, helpers)
+    for block in blocks:
+        if _looks_like_body(block) or (_parse_trimmed(block) is None
+                                       and _as_bare_body(block, name) is not None):
+            bare = _as_bare_body(block, name)
+            if bare is not None:
+                return bare
     return None

@@ -6,6 +6,7 @@ A file is read once, every stub in it gets its turn, and the file is written onc
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.fill import StubFiller
 from codegen_hook.pipeline.outcome import Event, Outcome
-from codegen_hook.stubs import SkippedStub, SourceFile, find_stubs, splice_bodies
+from codegen_hook.stubs import SkippedStub, SourceFile, Stub, find_stubs, splice_bodies
 
 __all__ = ["FileReport", "FillReport", "fill_paths"]
 
@@ -86,6 +87,22 @@ def _failed(path: Path, qualname: str, name: str, line: int, reason: str) -> Out
                    model="", sandbox="")
 
 
+def _fill_one(source: SourceFile, stub: Stub, parts: _Parts, settings: Settings, root: Path,
+              cache_dir: Path, progress: Callable[[Event], None] | None) -> Outcome:
+    path = source.path
+    if progress:
+        progress(Event("start", str(path), stub.qualname, f"line {stub.def_line}"))
+    try:
+        filler = parts.get(settings, root, cache_dir, progress)
+    except CodegenHookError as exc:
+        outcome = _failed(path, stub.qualname, stub.name, stub.def_line, str(exc))
+    else:
+        outcome = filler.fill(source, stub)
+    if progress:
+        progress(Event("done", str(path), stub.qualname, outcome.verdict))
+    return outcome
+
+
 def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_dir: Path,
                check_only: bool, progress: Callable[[Event], None] | None) -> FileReport:
     report = FileReport(str(path))
@@ -96,33 +113,26 @@ def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_
         report.error = str(exc)
         return report
     report.skipped = scan.skipped
-    accepted = []
-    for stub in scan.stubs:
-        if progress:
-            progress(Event("start", str(path), stub.qualname, f"line {stub.def_line}"))
-        try:
-            filler = parts.get(settings, root, cache_dir, progress)
-        except CodegenHookError as exc:
-            outcome = _failed(path, stub.qualname, stub.name, stub.def_line, str(exc))
-        else:
-            outcome = filler.fill(source, stub)
+    # Later stubs see the bodies accepted for earlier ones (a method may call another).
+    working = source
+    for qualname in [stub.qualname for stub in scan.stubs]:
+        stub = next(s for s in find_stubs(working.text).stubs if s.qualname == qualname)
+        outcome = _fill_one(working, stub, parts, settings, root, cache_dir, progress)
         report.outcomes.append(outcome)
-        if progress:
-            progress(Event("done", str(path), stub.qualname, outcome.verdict))
         if outcome.verdict == "verified" or (outcome.verdict == "unverified"
                                              and settings.write_unverified and outcome.body):
-            accepted.append((stub, outcome))
-    if accepted and not check_only:
-        new_text = splice_bodies(source.text, [(s, o.body) for s, o in accepted],
-                                 source.newline)
+            outcome.written = not check_only
+            working = dataclasses.replace(working, text=splice_bodies(
+                working.text, [(stub, outcome.body)], source.newline))
+    if working.text != source.text and not check_only:
         try:
-            source.write_text(new_text)
+            source.write_text(working.text)
         except CodegenHookError as exc:
             report.error = str(exc)
+            for outcome in report.outcomes:
+                outcome.written = False
             return report
         report.changed = True
-        for _, outcome in accepted:
-            outcome.written = True
     return report
 
 
