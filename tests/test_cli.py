@@ -130,10 +130,14 @@ def test_readme_commands_match_the_cli() -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.choices and "fill" in a.choices)
     text = README.read_text()
-    used = re.findall(r"codegen-hook (\w+)((?: [^\n`|]*)?)", text)
+    used = re.findall(r"(?:`|bin/)codegen-hook (\w+)([^`\n|]*)", text)
     assert used, "README shows no codegen-hook commands"
     for sub, rest in used:
         assert sub in subparsers.choices, f"README uses unknown subcommand {sub}"
         known = {opt for a in subparsers.choices[sub]._actions for opt in a.option_strings}
         for flag in re.findall(r"(--[\w-]+)", rest):
             assert flag in known, f"README uses unknown flag {sub} {flag}"
+    other = text.split("Other `fill` flags:", 1)[1].split("\n\n", 1)[0]
+    fill_flags = {opt for a in subparsers.choices["fill"]._actions for opt in a.option_strings}
+    listed = set(re.findall(r"(--[\w-]+)", other))
+    assert listed and listed <= fill_flags, listed - fill_flags

@@ -37,7 +37,7 @@ def check_endpoint_allowed(url: str, allowed: tuple[str, ...]) -> None:
                                  "openai_base_url to e.g. http://127.0.0.1:11434/v1")
     if is_loopback_host(host):
         return
-    if host not in allowed:
+    if host not in {name.lower() for name in allowed}:
         raise EgressRefusedError(
             f"model endpoint host {host!r} is not on this machine; code would leave it. "
             f"To allow it, pass --allow-remote-host {host} (or set "
@@ -61,7 +61,6 @@ class OpenAICompatBackend(Backend):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport,
                                     trust_env=False)
-        self.runs_locally_here = is_loopback_host(urlsplit(base_url).hostname or "")
 
     def describe(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
@@ -100,18 +99,29 @@ class OpenAICompatBackend(Backend):
         if request.seed is not None:
             payload["seed"] = request.seed
         start = time.perf_counter()
-        body = self._post(payload)
+        texts: list[str] = []
+        prompt_tokens = completion_tokens = 0
+        while len(texts) < request.n:  # servers that ignore `n` are asked again
+            payload["n"] = request.n - len(texts)
+            if request.seed is not None:
+                payload["seed"] = request.seed + len(texts)
+            got, usage = self._choices(self._post(payload))
+            texts += got
+            prompt_tokens += int(usage.get("prompt_tokens", 0))
+            completion_tokens += int(usage.get("completion_tokens", 0))
+        return Completion(texts=texts[:request.n], model=self.describe(),
+                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                          seconds=time.perf_counter() - start)
+
+    @staticmethod
+    def _choices(body: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         try:
             texts = [str(choice["message"]["content"] or "") for choice in body["choices"]]
             usage = body.get("usage") or {}
         except (KeyError, TypeError) as exc:
             raise BackendError(f"model server answer has no choices[].message.content "
                                f"({exc}); is it OpenAI-compatible?") from exc
-        while len(texts) < request.n:  # servers that ignore `n`: ask again
-            texts.extend(self.complete(CompletionRequest(
-                request.messages, 1, request.temperature, request.max_tokens, request.stop,
-                None if request.seed is None else request.seed + len(texts))).texts)
-        return Completion(texts=texts[:request.n], model=self.describe(),
-                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                          completion_tokens=int(usage.get("completion_tokens", 0)),
-                          seconds=time.perf_counter() - start)
+        if not texts:
+            raise BackendError("model server answered with no choices; check the model "
+                               "name and the server log")
+        return texts, usage if isinstance(usage, dict) else {}

@@ -50,7 +50,7 @@ class ExampleSpecialCaseCheck(Check):
         for node in ast.walk(ast.parse(code)):
             if not context.owns(getattr(node, "lineno", 0)):
                 continue
-            if isinstance(node, (ast.Compare, ast.Dict, ast.Set)):
+            if isinstance(node, (ast.Compare, ast.Dict, ast.Set, ast.MatchValue)):
                 hit = _literals(ast.unparse(node)) & wanted
                 if hit:
                     findings.append(Finding(

@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import shutil
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -104,6 +106,31 @@ class BwrapSandbox(Sandbox):
                 release_job_files(Path(job_dir))
 
 
+def _pids_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _reap_uid(uid: int, patience: float = 5.0) -> None:
+    """Kill whatever the run left behind under its uid (a fork bomb's children die
+    with the pid namespace, but not instantly) and wait until the uid is free."""
+    deadline = time.monotonic() + patience
+    while pids := _pids_of(uid):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
 @contextlib.contextmanager
 def _uid_slot(base: int | None) -> Iterator[int | None]:
     """A uid of our own for this run: RLIMIT_NPROC counts every process of a uid, so
@@ -124,6 +151,7 @@ def _uid_slot(base: int | None) -> Iterator[int | None]:
         try:
             yield base + slot
         finally:
+            _reap_uid(base + slot)
             handle.close()
         return
     raise SandboxUnavailableError(f"all {_SLOTS} sandbox uids are busy; wait for other "

@@ -135,8 +135,9 @@ def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, 
         code = proc.wait()
     proc.stdout.close()
     proc.stderr.close()
-    stdout = b"".join(chunks[1])[: job.output_limit].decode("utf-8", "replace")
-    stderr = b"".join(chunks[2])[: job.output_limit].decode("utf-8", "replace")
+    out = b"".join(chunks[1])[: job.output_limit]
+    err = b"".join(chunks[2])[: max(0, job.output_limit - len(out))]
+    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     verdict = _classify(code, stderr, timed_out, flooded)
     notes = []
     if flooded:

@@ -257,3 +257,18 @@ def test_scripted_sandbox_result_is_what_the_verdict_uses(stub_file: Path,
     assert report.outcomes[0].verdict == "unverified"
     assert "killed" in report.outcomes[0].reasons[0]
     assert sandbox.jobs and "run_examples.py" in sandbox.jobs[0].files
+
+
+def test_no_sandbox_means_no_code_runs_and_files_stay(stub_file: Path, tmp_path: Path) -> None:
+    from codegen_hook.errors import SandboxUnavailableError
+
+    def no_sandbox() -> Sandbox:
+        raise SandboxUnavailableError("bubblewrap is not installed; apt-get install bubblewrap")
+
+    backend = ScriptedBackend([RIGHT])
+    config = Settings(checks=())
+    report = fill_paths([stub_file], config, tmp_path, tmp_path, lambda: backend, no_sandbox,
+                        [])
+    [outcome] = report.outcomes
+    assert outcome.verdict == "failed" and "apt-get install bubblewrap" in outcome.reasons[0]
+    assert backend.requests == [] and stub_file.read_text() == STUB
