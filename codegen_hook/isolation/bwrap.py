@@ -107,14 +107,20 @@ class BwrapSandbox(Sandbox):
 
 
 def _pids_of(uid: int) -> list[int]:
+    """Live processes of `uid`; zombies are skipped (dead already, init reaps them)."""
     pids = []
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    pids.append(int(entry.name))
-            except OSError:
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
                 continue
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in (b"Z", b"X"):
+            pids.append(int(entry.name))
     return pids
 
 

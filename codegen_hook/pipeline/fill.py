@@ -60,7 +60,11 @@ def compose_body(extracted: ExtractedCode, module_text: str) -> str:
     used = _names_used("\n".join([*extracted.helpers, extracted.body]))
     missing = [imp for imp in extracted.imports
                if ast.dump(ast.parse(imp).body[0]) not in have and _needed(imp, used)]
-    return "\n".join([*missing, *extracted.helpers, extracted.body])
+    if not extracted.helpers:
+        return "\n".join([*missing, extracted.body])
+    # pycodestyle wants a blank line before a nested definition (E306)
+    head = ["\n".join(missing)] if missing else []
+    return "\n\n".join([*head, *extracted.helpers, extracted.body])
 
 
 def _feedback(candidate: Candidate) -> str:

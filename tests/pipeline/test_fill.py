@@ -272,3 +272,16 @@ def test_no_sandbox_means_no_code_runs_and_files_stay(stub_file: Path, tmp_path:
     [outcome] = report.outcomes
     assert outcome.verdict == "failed" and "apt-get install bubblewrap" in outcome.reasons[0]
     assert backend.requests == [] and stub_file.read_text() == STUB
+
+
+def test_helpers_beside_the_function_move_into_the_body(tmp_path: Path) -> None:
+    path = tmp_path / "fb.py"
+    path.write_text('def shout(s: str) -> str:\n    """Upper-case s with a bang.\n\n'
+                    '    >>> shout("hi")\n    \'HI!\'\n    """\n    ...\n')
+    answer = ("```python\nimport re\nimport os\n\n\ndef bang(t: str) -> str:\n    return t + '!'"
+              "\n\n\ndef shout(s: str) -> str:\n    return bang(re.sub('', '', s).upper())\n```")
+    report = run_fill([path], ScriptedBackend([answer]), tmp_path)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "verified", outcome.reasons
+    assert "    import re\n\n    def bang(t: str) -> str:\n" in path.read_text()
+    assert "import os" not in path.read_text()
