@@ -93,16 +93,21 @@ def measure_examples(model: Path, work: Path) -> dict[str, Any]:
     files = sorted(str(p) for p in folder.glob("*.py"))
     env = dict(os.environ, CODEGEN_HOOK_MODEL=str(model))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "codegen_hook", "fill", "--check", "--json",
-                           *files], cwd=folder, env=env, capture_output=True, text=True)
+    command = str(Path(sys.executable).parent / "codegen-hook")  # -m would put cwd on sys.path
+    proc = subprocess.run([command, "fill", "--check", "--json", *files], cwd=folder, env=env,
+                          capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if not proc.stdout.strip():
+        raise SystemExit(f"fill printed nothing: {proc.stderr[-2000:]}")
     stubs = json.loads(proc.stdout)["stubs"]
     times = [s["timings"].get("total_s", 0.0) for s in stubs]
     return {"examples_stubs": len(stubs),
             "examples_verified": sum(s["verdict"] == "verified" for s in stubs),
             "examples_wall_s": wall, "examples_median_stub_s": statistics.median(times),
-            "examples_not_verified": [f"{Path(s['file']).name}::{s['qualname']}: {s['verdict']}"
-                                      for s in stubs if s["verdict"] != "verified"]}
+            "examples_not_verified": [
+                f"{Path(s['file']).name}::{s['qualname']}: {s['verdict']}: "
+                + (s["reasons"][0].splitlines()[-1] if s["reasons"] else "")
+                for s in stubs if s["verdict"] != "verified"]}
 
 
 def main() -> int:

@@ -34,8 +34,10 @@ class LlamaCppBackend(Backend):
         try:
             import llama_cpp  # heavy: imported only when a model is used
         except ImportError as exc:
-            raise BackendError("llama-cpp-python is not installed; run: pip install "
-                               "llama-cpp-python, or use backend: openai") from exc
+            raise BackendError(f"llama-cpp-python cannot be imported ({exc}); install it "
+                               "(pip install llama-cpp-python) or use backend: openai; if a "
+                               "file in the current folder shadows a standard module, run "
+                               "the codegen-hook command rather than python -m") from exc
         start = time.perf_counter()
         try:
             self._llama = llama_cpp.Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,

@@ -8,6 +8,7 @@ with doctest's own machinery, one result per example.
 from __future__ import annotations
 
 import doctest
+import functools
 import json
 import secrets
 from dataclasses import dataclass
@@ -66,22 +67,19 @@ def _import_root(path: Path) -> Path:
 
 
 def module_name(path: Path) -> str:
+    path = path.resolve()
     rel = path.with_suffix("").relative_to(_import_root(path))
     return ".".join(rel.parts)
 
 
-def collect_module_files(path: Path, spliced: str) -> dict[str, str]:
-    """The module under test and the Python files beside it that it may import.
-
-    Files are keyed by their path under the import root; the module itself is the
-    spliced text. Hidden and virtual-env folders are skipped, and the total is capped.
-    """
-    root = _import_root(path)
-    files: dict[str, str] = {}
+@functools.lru_cache(maxsize=8)
+def _python_files_under(root: Path) -> tuple[tuple[str, str], ...]:
+    """Python files below an import root, read once per process (a fill run is short)."""
+    files: list[tuple[str, str]] = []
     size = 0
     for other in sorted(root.rglob("*.py")):
         rel = other.relative_to(root)
-        if any(p.startswith(".") or p in _SKIP_DIRS for p in rel.parts[:-1]) or other == path:
+        if any(p.startswith(".") or p in _SKIP_DIRS for p in rel.parts[:-1]):
             continue
         try:
             text = other.read_text("utf-8")
@@ -90,7 +88,19 @@ def collect_module_files(path: Path, spliced: str) -> dict[str, str]:
         size += len(text)
         if len(files) >= _MAX_FILES or size > _MAX_BYTES:
             break
-        files[str(PurePosixPath(*rel.parts))] = text
+        files.append((str(PurePosixPath(*rel.parts)), text))
+    return tuple(files)
+
+
+def collect_module_files(path: Path, spliced: str) -> dict[str, str]:
+    """The module under test and the Python files beside it that it may import.
+
+    Files are keyed by their path under the import root; the module itself is the
+    spliced text. Hidden and virtual-env folders are skipped, and the total is capped.
+    """
+    path = path.resolve()
+    root = _import_root(path)
+    files = dict(_python_files_under(root))
     files[str(PurePosixPath(*path.relative_to(root).parts))] = spliced
     return files
 
