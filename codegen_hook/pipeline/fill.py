@@ -201,7 +201,10 @@ class StubFiller:
                 if winner is not None:
                     break
                 best = min(tried, key=Candidate.badness)
-                messages = repair_messages(base, best.answer, _feedback(best))
+                feedback = _feedback(best)
+                if not feedback:  # nothing failed that a repair could address
+                    break
+                messages = repair_messages(base, best.answer, feedback)
         except CodegenHookError as exc:
             error = str(exc)
         self._timings["total_s"] = time.perf_counter() - start
@@ -224,7 +227,7 @@ class StubFiller:
                         f"candidate computed {got}; check that example")
         if chosen is None or not chosen.body:
             verdict = "failed"
-        elif verdict == "unverified" and not reasons:
+        elif winner is None:
             reasons.append(_unverified_reason(chosen))
         if chosen is not None and chosen.problem and not chosen.body:
             reasons.append(chosen.problem)

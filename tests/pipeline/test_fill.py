@@ -285,3 +285,11 @@ def test_helpers_beside_the_function_move_into_the_body(tmp_path: Path) -> None:
     assert outcome.verdict == "verified", outcome.reasons
     assert "    import re\n\n    def bang(t: str) -> str:\n" in path.read_text()
     assert "import os" not in path.read_text()
+
+
+def test_nothing_to_repair_means_no_more_rounds(tmp_path: Path) -> None:
+    path = tmp_path / "plain.py"
+    path.write_text('def twice(x: int) -> int:\n    """Return twice x."""\n    ...\n')
+    backend = ScriptedBackend([fence("return 2 * x", "def twice(x: int) -> int:")])
+    report = run_fill([path], backend, tmp_path, max_rounds=3)
+    assert report.outcomes[0].attempts == 1 and len(backend.requests) == 1
