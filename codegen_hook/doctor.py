@@ -57,6 +57,10 @@ def _sandbox_rows(settings: Settings) -> list[dict[str, str]]:
         if result.ok:
             rows.append(_row("sandbox bwrap", "active", f"{sandbox.python} as {user}, "
                              f"start {result.seconds * 1000:.0f} ms"))
+            rows.append(_row("sandbox seccomp", "active" if sandbox.seccomp else "missing",
+                             "deny-list loaded into bwrap" if sandbox.seccomp else
+                             "libseccomp not found (apt-get install libseccomp2); bwrap "
+                             "runs without the syscall filter"))
         else:
             rows.append(_row("sandbox bwrap", "broken", result.stderr.strip()[-200:]))
     except CodegenHookError as exc:

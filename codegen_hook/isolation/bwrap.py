@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
+from codegen_hook.isolation.seccomp import seccomp_filter_bpf
 from codegen_hook.isolation.process import (Limits, release_job_files, run_untrusted_process,
                                             write_job_files)
 
@@ -63,13 +64,14 @@ def _pick_python(configured: str, uid: int | None) -> str:
 class BwrapSandbox(Sandbox):
     name: ClassVar[str] = "bwrap"
 
-    def __init__(self, python: str = "", uid: int = 61000) -> None:
+    def __init__(self, python: str = "", uid: int = 61000, use_seccomp: bool = True) -> None:
         self.bwrap = shutil.which("bwrap") or ""
         if not self.bwrap:
             raise SandboxUnavailableError("bubblewrap is not installed; install it "
                                           "(apt-get install bubblewrap)")
         self.uid: int | None = uid if os.geteuid() == 0 else None
         self.python = _pick_python(python, self.uid)
+        self.seccomp = seccomp_filter_bpf() if use_seccomp else None
 
     def _mounts(self) -> list[str]:
         args: list[str] = []
@@ -83,9 +85,10 @@ class BwrapSandbox(Sandbox):
             args += ["--ro-bind", prefix, prefix]
         return args
 
-    def command(self, job: SandboxJob, job_dir: str) -> list[str]:
+    def command(self, job: SandboxJob, job_dir: str, seccomp_fd: int | None = None) -> list[str]:
         scratch = str(max(job.memory_mb // 4, 16) << 20)
-        return [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
+        seccomp = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+        return [self.bwrap, *seccomp, "--unshare-all", "--unshare-user", "--disable-userns",
                 "--die-with-parent", "--new-session", "--clearenv",
                 "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
                 "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
@@ -95,15 +98,34 @@ class BwrapSandbox(Sandbox):
                 self.python, "-I", "-B", f"/job/{job.entry}", *job.args]
 
     def run(self, job: SandboxJob) -> RunResult:
-        with _uid_slot(self.uid) as uid:
+        with _uid_slot(self.uid) as uid, _seccomp_fd(self.seccomp) as fd:
             job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
             try:
                 write_job_files(job, Path(job_dir), uid)
                 limits = Limits.for_job(job, processes=64 if uid is not None else None)
-                return run_untrusted_process(self.command(job, job_dir), job, limits,
-                                             self.name, cwd="/", user=uid)
+                return run_untrusted_process(self.command(job, job_dir, fd), job, limits,
+                                             self.name, cwd="/", user=uid,
+                                             pass_fds=() if fd is None else (fd,))
             finally:
                 release_job_files(Path(job_dir))
+
+
+@contextlib.contextmanager
+def _seccomp_fd(bpf: bytes | None) -> Iterator[int | None]:
+    """The filter on a pipe bwrap reads once (it is far smaller than a pipe's buffer)."""
+    if bpf is None:
+        yield None
+        return
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, bpf)
+        os.close(write_end)
+        write_end = -1
+        yield read_end
+    finally:
+        os.close(read_end)
+        if write_end != -1:
+            os.close(write_end)
 
 
 def _pids_of(uid: int) -> list[int]:

@@ -91,14 +91,16 @@ def _classify(code: int | None, stderr: str, timed_out: bool, flooded: bool) -> 
 
 
 def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, name: str,
-                          cwd: str, user: int | None = None) -> RunResult:
+                          cwd: str, user: int | None = None,
+                          pass_fds: Sequence[int] = ()) -> RunResult:
     """Run `argv` in a new session with rlimits; kill its group at the deadline or
     when its output passes `job.output_limit`. Nothing is inherited but the argv."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, cwd=cwd, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-        close_fds=True, start_new_session=True, preexec_fn=limits.preexec(),
+        close_fds=True, pass_fds=tuple(pass_fds), start_new_session=True,
+        preexec_fn=limits.preexec(),
         user=user, group=user, extra_groups=[] if user is not None else None)
     chunks: dict[int, list[bytes]] = {1: [], 2: []}
     total = 0
