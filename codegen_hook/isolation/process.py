@@ -90,6 +90,32 @@ def _classify(code: int | None, stderr: str, timed_out: bool, flooded: bool) -> 
     return "error"
 
 
+def _read_capped(proc: subprocess.Popen[bytes], deadline: float,
+                 limit: int) -> tuple[dict[int, list[bytes]], bool, bool]:
+    """Read stdout (1) and stderr (2) until both close, the deadline passes, or
+    together they pass `limit` bytes. Returns the chunks, timed_out, flooded."""
+    chunks: dict[int, list[bytes]] = {1: [], 2: []}
+    total = 0
+    with selectors.DefaultSelector() as sel:
+        assert proc.stdout is not None and proc.stderr is not None
+        sel.register(proc.stdout, selectors.EVENT_READ, 1)
+        sel.register(proc.stderr, selectors.EVENT_READ, 2)
+        while sel.get_map():
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return chunks, True, False
+            for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                total += len(data)
+                chunks[key.data].append(data)
+                if total > limit:
+                    return chunks, False, True
+    return chunks, False, False
+
+
 def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, name: str,
                           cwd: str, user: int | None = None,
                           pass_fds: Sequence[int] = ()) -> RunResult:
@@ -102,31 +128,8 @@ def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, 
         close_fds=True, pass_fds=tuple(pass_fds), start_new_session=True,
         preexec_fn=limits.preexec(),
         user=user, group=user, extra_groups=[] if user is not None else None)
-    chunks: dict[int, list[bytes]] = {1: [], 2: []}
-    total = 0
-    timed_out = flooded = False
     deadline = start + job.timeout
-    with selectors.DefaultSelector() as sel:
-        assert proc.stdout is not None and proc.stderr is not None
-        sel.register(proc.stdout, selectors.EVENT_READ, 1)
-        sel.register(proc.stderr, selectors.EVENT_READ, 2)
-        while sel.get_map():
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                timed_out = True
-                break
-            for key, _ in sel.select(timeout=min(remaining, 0.5)):
-                data = os.read(key.fd, 65536)
-                if not data:
-                    sel.unregister(key.fileobj)
-                    continue
-                total += len(data)
-                chunks[key.data].append(data)
-                if total > job.output_limit:
-                    flooded = True
-                    break
-            if flooded:
-                break
+    chunks, timed_out, flooded = _read_capped(proc, deadline, job.output_limit)
     if timed_out or flooded:
         _kill_group(proc)
     try:
@@ -135,8 +138,9 @@ def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, 
         _kill_group(proc)
         timed_out = True
         code = proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
     out = b"".join(chunks[1])[: job.output_limit]
     err = b"".join(chunks[2])[: max(0, job.output_limit - len(out))]
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
