@@ -1,0 +1,807 @@
+"""The escape suite: untrusted code that tries to get out of the bubblewrap sandbox.
+
+Every payload is a small bounded script that tries one thing and REPORTS what it got
+as one JSON line; every test ALSO checks the host on its own (a planted file is
+unchanged, a listener accepted nothing, no process of the sandbox uids survives),
+so a payload that lies or crashes cannot make a test pass.
+
+The negative controls at the end run the same probes with the seccomp filter off
+and with the unsandboxed runner: they prove the probes can see a hole.
+
+Jobs run as this module's own sandbox uids (ESCAPE_UID + slot, when the tests run
+as root), so a fork bomb here cannot eat the process quota of the default uids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegen_hook.isolation.base import RunResult, SandboxJob
+from codegen_hook.isolation.bwrap import BwrapSandbox
+from codegen_hook.isolation.unsafe import UnsandboxedRunner
+
+AS_ROOT = os.geteuid() == 0
+ESCAPE_UID = 62100  # this module's base sandbox uid; a run gets ESCAPE_UID + slot
+UID_RANGE = range(ESCAPE_UID, ESCAPE_UID + 64)
+X86_64 = platform.machine() == "x86_64"
+SANDBOX_ENV = {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PWD"}
+MB = 1 << 20
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+]
+needs_root = pytest.mark.skipif(
+    not AS_ROOT, reason="the sandbox runs as a dedicated uid (with a process cap) only as root")
+needs_x86_64 = pytest.mark.skipif(not X86_64, reason="raw syscall numbers are x86_64's")
+
+# Shared by every payload: ARGS from argv[1], `attempt` turns a call into
+# "OK:<value>" or "FAILED:<errno name>", `report` prints the one JSON line.
+PRELUDE = '''\
+import ctypes, errno, fcntl, json, os, socket, sys, time
+ARGS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+def err(exc):
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and code:
+        return errno.errorcode.get(code, str(code))
+    return type(exc).__name__
+def attempt(fn, *args):
+    try:
+        value = fn(*args)
+    except Exception as exc:
+        return "FAILED:" + err(exc)
+    return "OK:" + repr(value)[:300]
+def read(path):
+    with open(path, "rb") as handle:
+        return handle.read(4096).decode("utf-8", "replace")
+def write(path, mode="w"):
+    with open(path, mode) as handle:
+        handle.write("escaped")
+    return path
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+def raw(number, *args):
+    ctypes.set_errno(0)
+    result = _libc.syscall(ctypes.c_long(number), *[ctypes.c_long(a) for a in args])
+    return [result, errno.errorcode.get(ctypes.get_errno(), "0")]
+def libc_call(name, *args):
+    function = getattr(_libc, name)
+    function.restype = ctypes.c_long
+    ctypes.set_errno(0)
+    result = function(*[ctypes.c_long(a) for a in args])
+    return [result, errno.errorcode.get(ctypes.get_errno(), "0")]
+def report(**fields):
+    print(json.dumps(fields), flush=True)
+'''
+
+
+def payload(body: str) -> str:
+    return PRELUDE + textwrap.dedent(body)
+
+
+def make_job(body: str, args: dict[str, Any] | None = None, **kwargs: Any) -> SandboxJob:
+    kwargs.setdefault("timeout", 5.0)
+    return SandboxJob(files={"escape.py": payload(body)}, entry="escape.py",
+                      args=(json.dumps(args or {}),), **kwargs)
+
+
+def reported(result: RunResult) -> dict[str, Any]:
+    """The payload's JSON line (the last stdout line that is one)."""
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("{"):
+            data: dict[str, Any] = json.loads(line)
+            return data
+    raise AssertionError(f"no report: {result.verdict} {result.stdout[-500:]!r} "
+                         f"{result.stderr[-1500:]!r}")
+
+
+def run(sandbox: BwrapSandbox | UnsandboxedRunner, body: str,
+        args: dict[str, Any] | None = None, **kwargs: Any) -> tuple[RunResult, dict[str, Any]]:
+    result = sandbox.run(make_job(body, args, **kwargs))
+    assert result.verdict == "ok", (result.verdict, result.stderr[-2000:])
+    return result, reported(result)
+
+
+def failed(value: Any, *errnos: str) -> bool:
+    return isinstance(value, str) and value.startswith("FAILED:") and (
+        not errnos or value.split(":", 1)[1] in errnos)
+
+
+def live_processes(uids: range = UID_RANGE) -> list[str]:
+    """Live (not zombie) host processes whose real/effective/saved/fs uid is in `uids`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        state = fields.get("State", "").split()
+        ids = [int(part) for part in fields.get("Uid", "").split()]
+        if state and state[0] not in ("Z", "X") and any(uid in uids for uid in ids):
+            found.append(f"{name} {fields.get('Name', '').strip()} {state[0]}")
+    return found
+
+
+def wait_until_no_processes(patience: float = 5.0) -> list[str]:
+    deadline = time.monotonic() + patience
+    while (alive := live_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
+
+
+def digest(path: Path) -> tuple[str, int, int]:
+    info = path.stat()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), info.st_size, info.st_mtime_ns
+
+
+def canary() -> str:
+    return f"CANARY-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> BwrapSandbox:
+    return BwrapSandbox(python="", uid=ESCAPE_UID, use_seccomp=True)
+
+
+@pytest.fixture(scope="module")
+def no_seccomp() -> BwrapSandbox:
+    return BwrapSandbox(python="", uid=ESCAPE_UID, use_seccomp=False)
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A world-readable (0755) folder straight under /tmp that the host owns."""
+    folder = Path(tempfile.mkdtemp(prefix="codegen-escape-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def made_dirs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every folder tempfile.mkdtemp made during the test (the job folders)."""
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        path: str = real(*args, **kwargs)
+        made.append(path)
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    yield made
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """After every test, no process of this module's sandbox uids is alive."""
+    yield
+    if AS_ROOT:
+        assert wait_until_no_processes() == []
+
+
+def test_seccomp_filter_is_in_force(sandbox: BwrapSandbox) -> None:
+    # Every "EPERM" below comes from this filter: without it the suite must fail.
+    assert sandbox.seccomp
+    if AS_ROOT:
+        assert sandbox.uid == ESCAPE_UID
+
+
+# -- reading host secrets -----------------------------------------------------------
+
+READ_BODY = '''
+results = {}
+for path in ARGS["paths"]:
+    for variant in (path, "/proc/1/root" + path, "/proc/self/root" + path,
+                    "/proc/1/cwd/" + path.lstrip("/"), "/proc/self/cwd/../.." + path):
+        if os.path.isdir(variant):
+            results[variant] = attempt(os.listdir, variant)
+        else:
+            results[variant] = attempt(read, variant)
+report(results=results)
+'''
+
+
+@pytest.mark.parametrize("target", ["shadow", "root_dir", "home_ssh_key", "public_tmp",
+                                    "data_dir"])
+def test_host_secrets_are_not_readable(
+        sandbox: BwrapSandbox, isolated_home: Path, public_dir: Path, target: str) -> None:
+    secret = canary()
+    if target == "shadow":
+        path = Path("/etc/shadow")
+        host_lines = [line for line in path.read_text().splitlines() if line.strip()]
+        needles = [line for line in host_lines if len(line) > 8]
+    elif target == "root_dir":
+        path = Path("/root")
+        needles = [name for name in os.listdir(path) if len(name) > 6 and name not in (
+            ".bashrc", ".profile", ".cache", ".config", ".local")]
+    elif target == "home_ssh_key":
+        path = isolated_home / ".ssh" / "id_rsa"
+        path.parent.mkdir(mode=0o700)
+        path.write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{secret}\n")
+        needles = [secret]
+    elif target == "public_tmp":
+        # world-readable all the way down: only the mount namespace keeps it out
+        path = public_dir / "secret.txt"
+        path.write_text(secret)
+        path.chmod(0o644)
+        needles = [secret]
+    else:
+        data = Path(os.environ["CODEGEN_HOOK_DATA_DIR"])
+        data.mkdir(parents=True, exist_ok=True)
+        path = data / "token.txt"
+        path.write_text(secret)
+        needles = [secret]
+    result, report = run(sandbox, READ_BODY, {"paths": [str(path)]})
+    assert report["results"]
+    assert all(failed(value) for value in report["results"].values()), report
+    for needle in [secret, *needles]:
+        assert needle not in result.stdout and needle not in result.stderr
+
+
+# -- writing outside the scratch folders --------------------------------------------
+
+WRITE_BODY = '''
+results = {}
+for path in ARGS["paths"]:
+    results[path] = attempt(write, path, "a")
+results["mkdir_usr"] = attempt(os.mkdir, ARGS["usr_dir"])
+results["chmod_job"] = attempt(os.chmod, "/job/escape.py", 0o777)
+results["host_r+"] = attempt(write, ARGS["host_file"], "r+")
+# re-creating the host folder inside only writes the sandbox's own /tmp
+os.makedirs(os.path.dirname(ARGS["host_file"]), exist_ok=True)
+results["host_shadow_copy"] = attempt(write, ARGS["host_file"], "w")
+results["work"] = attempt(write, "/work/fine.txt", "w")
+report(results=results)
+'''
+
+
+def test_writes_outside_scratch_fail_and_host_files_are_unchanged(
+        sandbox: BwrapSandbox, public_dir: Path) -> None:
+    tag = uuid.uuid4().hex
+    shared = public_dir / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    host_file = shared / "owned.txt"
+    host_file.write_text("original content\n")
+    host_file.chmod(0o666)
+    passwd = Path("/etc/passwd")
+    before = digest(host_file), digest(passwd), digest(Path(os.path.realpath(sandbox.python)))
+    paths = ["/job/escape.py", f"/job/new-{tag}.txt", f"/usr/lib/escape-{tag}.txt",
+             sandbox.python, f"/escape-{tag}.txt", "/etc/passwd", f"/etc/escape-{tag}",
+             "/proc/1/root/job/escape.py"]
+    result, report = run(sandbox, WRITE_BODY, {
+        "paths": paths, "usr_dir": f"/usr/escape-{tag}", "host_file": str(host_file)})
+    results = report["results"]
+    for path in paths:
+        assert failed(results[path], "EROFS", "EACCES", "ENOENT", "EPERM"), (path, results)
+    assert failed(results["mkdir_usr"]) and failed(results["chmod_job"])
+    assert failed(results["host_r+"], "ENOENT")
+    assert results["work"].startswith("OK:")  # the scratch folder works: the probe is live
+    after = digest(host_file), digest(passwd), digest(Path(os.path.realpath(sandbox.python)))
+    assert after == before
+    assert host_file.read_text() == "original content\n"
+    assert not Path(f"/usr/lib/escape-{tag}.txt").exists()
+    assert not Path(f"/usr/escape-{tag}").exists()
+    assert not Path(f"/escape-{tag}.txt").exists()
+    assert not Path(f"/etc/escape-{tag}").exists()
+
+
+# -- network --------------------------------------------------------------------------
+
+SOCKET_BODY = '''
+family, kind, target = ARGS["family"], ARGS["kind"], ARGS["target"]
+made = attempt(socket.socket, family, kind)
+result = {"socket": made}
+if made.startswith("OK:"):
+    # only reached if the filter is gone; the network namespace has no route out,
+    # so nothing leaves the host even then
+    sock = socket.socket(family, kind)
+    sock.settimeout(2)
+    if target and kind == socket.SOCK_STREAM:
+        result["connect"] = attempt(sock.connect, tuple(target))
+    elif target:
+        result["sendto"] = attempt(sock.sendto, b"\\0" * 12, tuple(target))
+    sock.close()
+report(**result)
+'''
+
+
+@pytest.mark.parametrize("family, kind, target", [
+    (socket.AF_INET, socket.SOCK_STREAM, ["1.1.1.1", 53]),
+    (socket.AF_INET, socket.SOCK_DGRAM, ["1.1.1.1", 53]),
+    (socket.AF_INET6, socket.SOCK_STREAM, ["2606:4700:4700::1111", 53]),
+    (socket.AF_INET6, socket.SOCK_DGRAM, ["2606:4700:4700::1111", 53]),
+    (socket.AF_INET, socket.SOCK_RAW, None),
+    (socket.AF_NETLINK, socket.SOCK_RAW, None),
+    (socket.AF_PACKET, socket.SOCK_RAW, None),
+], ids=["tcp4", "udp4", "tcp6", "udp6", "raw4", "netlink", "packet"])
+def test_non_unix_sockets_are_refused(sandbox: BwrapSandbox, family: int, kind: int,
+                                      target: list[Any] | None) -> None:
+    result, report = run(sandbox, SOCKET_BODY,
+                         {"family": int(family), "kind": int(kind), "target": target})
+    assert report["socket"] == "FAILED:EPERM"
+    assert "connect" not in report and "sendto" not in report
+
+
+def test_dns_resolution_fails(sandbox: BwrapSandbox) -> None:
+    body = '''
+    report(addr=attempt(socket.getaddrinfo, "example.com", 443),
+           resolv=attempt(read, "/etc/resolv.conf"), hosts=attempt(read, "/etc/hosts"))
+    '''
+    result, report = run(sandbox, body)
+    assert failed(report["addr"]), report
+    assert failed(report["resolv"], "ENOENT") and failed(report["hosts"], "ENOENT")
+
+
+CONNECT_BODY = '''
+def connect_inet():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(2)
+    sock.connect(("127.0.0.1", ARGS["port"]))
+    return "connected"
+def connect_unix(address):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(2)
+    sock.connect(address)
+    return "connected"
+result = {}
+if "port" in ARGS:
+    result["inet"] = attempt(connect_inet)
+if "path" in ARGS:
+    result["unix"] = attempt(connect_unix, ARGS["path"])
+    result["stat"] = attempt(os.stat, ARGS["path"])
+if "abstract" in ARGS:
+    result["abstract"] = attempt(connect_unix, "\\0" + ARGS["abstract"])
+report(**result)
+'''
+
+
+def assert_nobody_knocked(listener: socket.socket) -> None:
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+def test_host_loopback_listener_is_unreachable(sandbox: BwrapSandbox) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)
+        listener.setblocking(False)
+        result, report = run(sandbox, CONNECT_BODY, {"port": listener.getsockname()[1]})
+        assert report["inet"] == "FAILED:EPERM"
+        assert_nobody_knocked(listener)
+
+
+def test_host_unix_socket_is_not_visible(sandbox: BwrapSandbox, public_dir: Path) -> None:
+    path = public_dir / "host.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        path.chmod(0o777)
+        listener.listen(5)
+        listener.setblocking(False)
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        result, report = run(sandbox, CONNECT_BODY, {"path": str(path)})
+        assert failed(report["unix"], "ENOENT") and failed(report["stat"], "ENOENT")
+        assert_nobody_knocked(listener)
+
+
+def test_host_abstract_unix_socket_is_unreachable(sandbox: BwrapSandbox) -> None:
+    # abstract sockets have no file: only the network namespace keeps them apart
+    name = f"codegen-escape-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind("\0" + name)
+        listener.listen(5)
+        listener.setblocking(False)
+        result, report = run(sandbox, CONNECT_BODY, {"abstract": name})
+        assert failed(report["abstract"], "ECONNREFUSED", "ENOENT"), report
+        assert_nobody_knocked(listener)
+
+
+# -- resource exhaustion --------------------------------------------------------------
+
+FORK_BOMB = '''
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+'''
+
+
+@needs_root
+def test_fork_bomb_is_contained(sandbox: BwrapSandbox) -> None:
+    bomb = sandbox.run(make_job(FORK_BOMB, timeout=3))
+    assert bomb.verdict != "ok"
+    assert wait_until_no_processes() == []
+    after = sandbox.run(make_job("report(alive=True, uid=os.getuid())\n"))
+    for _ in range(20):  # the quota comes back once the bomb's processes are gone
+        if after.ok:
+            break
+        time.sleep(0.25)
+        after = sandbox.run(make_job("report(alive=True, uid=os.getuid())\n"))
+    assert after.ok, after.stderr
+    assert reported(after)["alive"] is True
+
+
+def test_memory_bomb_is_stopped(sandbox: BwrapSandbox) -> None:
+    body = '''
+    hog = []
+    for _ in range(4096):  # 32 GiB at most, far past the limit
+        hog.append(bytearray(8 << 20))
+    report(allocated=len(hog))
+    '''
+    result = sandbox.run(make_job(body, timeout=5, memory_mb=128))
+    assert result.verdict in ("memory", "killed"), (result.verdict, result.stderr[-500:])
+    assert "allocated" not in result.stdout
+
+
+def test_cpu_loop_is_a_timeout(sandbox: BwrapSandbox) -> None:
+    result = sandbox.run(make_job("while True:\n    pass\n", timeout=2))
+    assert result.verdict == "timeout"
+
+
+def test_long_sleep_is_a_timeout(sandbox: BwrapSandbox) -> None:
+    result = sandbox.run(make_job("time.sleep(10 ** 6)\nreport(woke=True)\n", timeout=1))
+    assert result.verdict == "timeout"
+    assert "woke" not in result.stdout
+
+
+def host_free_bytes() -> int:
+    return shutil.disk_usage(tempfile.gettempdir()).free
+
+
+BIG_FILE_BODY = '''
+def fill(path, limit):
+    written, chunk = 0, b"x" * (1 << 20)
+    try:
+        with open(path, "wb", buffering=0) as out:
+            while written < limit:
+                written += out.write(chunk)
+    except OSError as exc:
+        return [written, err(exc)]
+    return [written, "none"]
+report(work=fill("/work/big", 256 << 20), tmp=fill("/tmp/big", 256 << 20))
+'''
+
+
+def test_disk_fill_with_one_big_file_stops_in_the_scratch_tmpfs(sandbox: BwrapSandbox) -> None:
+    free_before = host_free_bytes()
+    result, report = run(sandbox, BIG_FILE_BODY, timeout=20, memory_mb=256)
+    free_after = host_free_bytes()
+    scratch = 64 * MB  # memory_mb // 4 for each tmpfs; RLIMIT_FSIZE is 64 MiB too
+    for place in ("work", "tmp"):
+        written, error = report[place]
+        assert error in ("ENOSPC", "EFBIG"), report
+        assert written <= scratch
+    # 128 MiB went into the sandbox's RAM-backed tmpfs, none onto the host's disk
+    assert free_before - free_after < 16 * MB
+
+
+def test_disk_fill_with_many_small_files_stops(sandbox: BwrapSandbox) -> None:
+    body = '''
+    made, error, block = 0, "none", b"y" * 4096
+    try:
+        for made in range(50000):
+            with open(f"/work/f{made}", "wb") as out:
+                out.write(block)
+    except OSError as exc:
+        error = err(exc)
+    report(made=made, error=error)
+    '''
+    free_before = host_free_bytes()
+    result, report = run(sandbox, body, timeout=20, memory_mb=128)
+    free_after = host_free_bytes()
+    assert report["error"] == "ENOSPC", report
+    assert report["made"] * 4096 <= 32 * MB  # the 32 MiB tmpfs filled, and no more
+    assert free_before - free_after < 16 * MB
+
+
+def test_stdout_flood_is_killed_and_truncated(sandbox: BwrapSandbox) -> None:
+    body = '''
+    chunk = "x" * (1 << 20)
+    for _ in range(200):  # 200 MiB
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
+    report(flooded=True)
+    '''
+    limit = 64 * 1024
+    result = sandbox.run(make_job(body, timeout=10, output_limit=limit))
+    assert result.verdict == "killed"
+    assert result.truncated
+    assert 0 < len(result.stdout) + len(result.stderr) <= limit
+    assert "flooded" not in result.stdout
+
+
+# -- processes that try to stay ------------------------------------------------------
+
+DAEMON_BODY = '''
+read_end, write_end = os.pipe()
+child = os.fork()
+if child == 0:
+    os.setsid()
+    if os.fork() != 0:
+        os._exit(0)
+    os.close(read_end)
+    os.write(write_end, str(os.getpid()).encode())
+    os.close(write_end)
+    quiet = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(quiet, fd)
+    signal_module = __import__("signal")
+    for sig in (signal_module.SIGHUP, signal_module.SIGTERM, signal_module.SIGINT):
+        signal_module.signal(sig, signal_module.SIG_IGN)
+    time.sleep(30)
+    write("/work/daemon-marker")
+    os._exit(0)
+os.close(write_end)
+os.waitpid(child, 0)
+report(daemon=int(os.read(read_end, 32)), uid=os.getuid())
+'''
+
+
+@needs_root
+def test_double_forked_daemon_does_not_outlive_the_run(sandbox: BwrapSandbox) -> None:
+    result, report = run(sandbox, DAEMON_BODY, timeout=5)
+    assert report["daemon"] > 0
+    assert report["uid"] in UID_RANGE
+    assert live_processes() == []  # right after run() returned, not eventually
+
+
+# -- what the sandbox inherits --------------------------------------------------------
+
+
+def test_environment_does_not_leak(sandbox: BwrapSandbox,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {"CANARY_SECRET": canary(), "AWS_SECRET_ACCESS_KEY": canary(),
+               "OPENAI_API_KEY": "sk-" + canary(), "GITHUB_TOKEN": canary()}
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, value)
+    body = '''
+    report(env=dict(os.environ), self_env=attempt(read, "/proc/self/environ"),
+           init_env=attempt(read, "/proc/1/environ"),
+           parent_env=attempt(read, f"/proc/{os.getppid()}/environ"))
+    '''
+    result, report = run(sandbox, body)
+    assert set(report["env"]) <= SANDBOX_ENV
+    for key, value in secrets.items():
+        assert key not in report["env"]
+        assert value not in result.stdout and value not in result.stderr
+
+
+def test_file_descriptors_do_not_leak(sandbox: BwrapSandbox, tmp_path: Path) -> None:
+    secret = canary()
+    path = tmp_path / "fd-secret.txt"
+    path.write_text(secret)
+    fd = os.open(path, os.O_RDONLY)
+    high = os.dup2(fd, 100, inheritable=True)  # an inheritable fd, as careless hosts leave
+    os.set_inheritable(fd, True)
+    body = '''
+    open_fds = []
+    for fd in range(3, 1024):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        open_fds.append([fd, attempt(os.readlink, f"/proc/self/fd/{fd}"),
+                         attempt(os.pread, fd, 200, 0)])
+    listed = {}
+    for name in os.listdir("/proc/self/fd"):
+        listed[name] = attempt(os.readlink, f"/proc/self/fd/{name}")
+    report(open_fds=open_fds, listed=listed)
+    '''
+    try:
+        result, report = run(sandbox, body)
+    finally:
+        os.close(fd)
+        os.close(high)
+    assert report["open_fds"] == []
+    extra = set(report["listed"]) - {"0", "1", "2"}
+    assert len(extra) <= 1  # the descriptor that read /proc/self/fd itself
+    assert report["listed"]["0"] == "OK:'/dev/null'"
+    for target in report["listed"].values():
+        assert str(path) not in target and path.name not in target
+    assert secret not in result.stdout and secret not in result.stderr
+
+
+# -- kernel attack surface ------------------------------------------------------------
+
+TRACE_BODY = '''
+child = os.fork()
+if child == 0:
+    time.sleep(10)
+    os._exit(0)
+result = {"child": libc_call("ptrace", 16, child, 0, 0),  # PTRACE_ATTACH
+          "newuser": libc_call("unshare", 0x10000000),
+          "newnet": libc_call("unshare", 0x40000000),
+          "newns": libc_call("unshare", 0x00020000)}
+if ARGS.get("parent"):  # never without the filter: a successful attach stops bwrap
+    result["parent"] = libc_call("ptrace", 16, os.getppid(), 0, 0)
+os.kill(child, 9)
+os.waitpid(child, 0)
+if ARGS.get("x86_64"):
+    result.update(io_uring_setup=raw(425, 1, 0), keyctl=raw(250, 9999, 0, 0, 0, 0),
+                  bpf=raw(321, 9999, 0, 0), perf_event_open=raw(298, 0, 0, -1, -1, 0),
+                  userfaultfd=raw(323, 0), mount=raw(165, 0, 0, 0, 0, 0),
+                  setns=raw(308, -1, 0), process_vm_readv=raw(310, 1, 0, 0, 0, 0, 0))
+report(**result)
+'''
+
+
+def test_tracing_namespaces_and_kernel_interfaces_are_refused(sandbox: BwrapSandbox) -> None:
+    result, report = run(sandbox, TRACE_BODY, {"x86_64": X86_64, "parent": True})
+    assert report.pop("parent") == [-1, "EPERM"]
+    assert report.pop("child") == [-1, "EPERM"]
+    if X86_64:
+        assert {"io_uring_setup", "keyctl", "bpf"} <= set(report)
+    for name, outcome in report.items():
+        assert outcome == [-1, "EPERM"], (name, outcome)
+
+
+def test_proc_tricks_fail(sandbox: BwrapSandbox, tmp_path: Path, isolated_home: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = canary()
+    monkeypatch.setenv("CANARY_SECRET", secret)
+    core_pattern = Path("/proc/sys/kernel/core_pattern")
+    core_before = core_pattern.read_bytes()
+    host_init = Path("/proc/1/cmdline").read_bytes().split(b"\0")[0].decode()
+    body = '''
+    def write_proc(path):
+        with open(path, "w") as out:
+            out.write("|/work/escape %p")
+        return "written"
+    def open_for_write(path):
+        os.close(os.open(path, os.O_WRONLY))
+        return "opened"
+    report(core_pattern=attempt(write_proc, "/proc/sys/kernel/core_pattern"),
+           sysrq=attempt(open_for_write, "/proc/sysrq-trigger"),
+           init_cmdline=read("/proc/1/cmdline").split("\\0")[0],
+           init_env=attempt(read, "/proc/1/environ"),
+           init_root=attempt(os.readlink, "/proc/1/root"),
+           init_root_list=attempt(os.listdir, "/proc/1/root"),
+           pids=sorted(int(name) for name in os.listdir("/proc") if name.isdigit()),
+           mountinfo=read("/proc/self/mountinfo"))
+    '''
+    result, report = run(sandbox, body)
+    assert failed(report["core_pattern"]) and failed(report["sysrq"])
+    assert core_pattern.read_bytes() == core_before
+    # pid 1 inside is the sandbox's own bwrap init, not the host's
+    assert os.path.basename(report["init_cmdline"]) == "bwrap"
+    assert report["init_cmdline"] != host_init
+    assert report["init_root"] == "OK:'/'"
+    assert "'etc'" not in report["init_root_list"] and "'root'" not in report["init_root_list"]
+    assert len(report["pids"]) < 10
+    assert secret not in result.stdout
+    mounts = [line.split()[3:5] for line in report["mountinfo"].splitlines()]
+    assert mounts
+    for root, point in mounts:
+        for host_path in ("/root", str(tmp_path), str(isolated_home),
+                          os.environ["CODEGEN_HOOK_DATA_DIR"], "/home", "/etc"):
+            assert not root.startswith(host_path), (root, point)
+            assert not point.startswith(host_path), (root, point)
+
+
+def test_terminal_injection_is_refused(sandbox: BwrapSandbox) -> None:
+    body = '''
+    def inject(fd):
+        fcntl.ioctl(fd, 0x5412, b"x")  # TIOCSTI
+        return "injected"
+    def via_tty():
+        fd = os.open("/dev/tty", os.O_RDWR)
+        try:
+            return inject(fd)
+        finally:
+            os.close(fd)
+    report(stdin=attempt(inject, 0), stdout=attempt(inject, 1), tty=attempt(via_tty))
+    '''
+    result, report = run(sandbox, body)
+    assert report["stdin"] == "FAILED:EPERM" and report["stdout"] == "FAILED:EPERM"
+    assert failed(report["tty"], "EPERM", "ENXIO"), report
+
+
+def test_symlinks_to_host_secrets_stay_inside(sandbox: BwrapSandbox,
+                                              made_dirs: list[str]) -> None:
+    body = '''
+    result = {"work": attempt(os.symlink, "/etc/shadow", "/work/shadow"),
+              "tmp": attempt(os.symlink, "/etc/shadow", "/tmp/shadow"),
+              "job": attempt(os.symlink, "/etc/shadow", "/job/shadow")}
+    result["follow"] = attempt(read, "/work/shadow")
+    report(**result)
+    '''
+    shadow_line = Path("/etc/shadow").read_text().splitlines()[0]
+    result, report = run(sandbox, body)
+    assert report["work"] == "OK:None" and report["tmp"] == "OK:None"
+    assert failed(report["job"], "EROFS", "EACCES")
+    assert failed(report["follow"], "ENOENT")
+    assert shadow_line not in result.stdout
+    assert made_dirs and not any(os.path.exists(path) for path in made_dirs)
+    top = Path(tempfile.gettempdir())
+    for entry in [*top.iterdir(), *(path for d in made_dirs for path in Path(d).glob("*"))]:
+        if entry.is_symlink():
+            assert os.readlink(entry) != "/etc/shadow", entry
+
+
+# -- negative controls: the probes do see a hole ---------------------------------------
+
+
+def test_control_without_seccomp_inet_sockets_and_kernel_calls_work(
+        no_seccomp: BwrapSandbox) -> None:
+    assert no_seccomp.seccomp is None
+    _, sock = run(no_seccomp, SOCKET_BODY, {"family": int(socket.AF_INET),
+                                            "kind": int(socket.SOCK_STREAM), "target": None})
+    assert sock["socket"].startswith("OK:")  # EPERM with the filter
+    _, calls = run(no_seccomp, TRACE_BODY, {"x86_64": X86_64})
+    assert calls["child"] != [-1, "EPERM"]  # attaching to one's own child works
+    assert calls["newuser"] != [-1, "EPERM"]  # ENOSPC: bwrap --disable-userns
+    if X86_64:
+        for name in ("io_uring_setup", "keyctl", "bpf"):
+            assert calls[name] != [-1, "EPERM"], (name, calls[name])
+    tty = '''
+    report(stdin=attempt(fcntl.ioctl, 0, 0x5412, b"x"))
+    '''
+    _, ioctl = run(no_seccomp, tty)
+    assert ioctl["stdin"] != "FAILED:EPERM"
+
+
+def test_control_without_seccomp_the_network_namespace_still_holds(
+        no_seccomp: BwrapSandbox) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)
+        listener.setblocking(False)
+        _, report = run(no_seccomp, CONNECT_BODY, {"port": listener.getsockname()[1]})
+        assert failed(report["inet"], "ECONNREFUSED"), report  # its own loopback
+        assert_nobody_knocked(listener)
+
+
+def test_control_unsandboxed_runner_reads_the_planted_canaries(
+        public_dir: Path, isolated_home: Path) -> None:
+    secret = canary()
+    public = public_dir / "secret.txt"
+    public.write_text(secret)
+    public.chmod(0o644)
+    key = isolated_home / ".ssh" / "id_rsa"
+    key.parent.mkdir(mode=0o700)
+    key.write_text(secret + "-key")
+    body = '''
+    report(public=attempt(read, ARGS["public"]), key=attempt(read, ARGS["key"]),
+           inet=attempt(socket.socket, socket.AF_INET, socket.SOCK_STREAM))
+    '''
+    result, report = run(UnsandboxedRunner(), body, {"public": str(public), "key": str(key)})
+    assert report["public"] == f"OK:{secret!r}"
+    assert secret in result.stdout
+    assert report["inet"].startswith("OK:")
+    if AS_ROOT:
+        assert report["key"] == f"OK:{secret + '-key'!r}"
+
+
+def test_control_live_processes_sees_a_sandbox_uid_process() -> None:
+    """The process check is real: a process of a sandbox uid is found while it lives."""
+    if not AS_ROOT:
+        pytest.skip("starting a process as another uid needs root")
+    proc = subprocess.Popen(["sleep", "30"], user=ESCAPE_UID + 63, group=ESCAPE_UID + 63,
+                            extra_groups=[])
+    try:
+        assert any(line.startswith(f"{proc.pid} ") for line in live_processes())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert wait_until_no_processes() == []
