@@ -60,6 +60,13 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--openai-model", help="model name on that server")
     parser.add_argument("--allow-remote-host", action="append", dest="allow_remote_hosts",
                         help="let the backend reach this non-loopback host (https only)")
+    _add_sandbox_flags(parser)
+
+
+def _add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sandbox", choices=("auto", "docker", "bwrap"),
+                        help="where generated code runs (auto: docker if its image is "
+                        "built, else bwrap)")
     parser.add_argument("--unsafe-no-sandbox", action="store_const", const=True,
                         help="run generated code WITHOUT a sandbox (dangerous)")
 
@@ -87,8 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="wall seconds (default 10)")
     run.add_argument("--memory", type=int, dest="memory_mb", help="memory limit in MB")
     run.add_argument("--json", action="store_true")
-    run.add_argument("--unsafe-no-sandbox", action="store_const", const=True,
-                     help="run WITHOUT a sandbox (dangerous)")
+    _add_sandbox_flags(run)
+
+    box = sub.add_parser("sandbox", help="manage the docker sandbox image")
+    box_sub = box.add_subparsers(dest="sandbox_command", required=True)
+    build = box_sub.add_parser("build", help="build the sandbox image")
+    build.add_argument("--offline", action="store_true",
+                       help="no registry: debootstrap a Debian rootfs and docker import it")
+    build.add_argument("--image", help="tag to build (default: the docker_image setting)")
 
     doctor = sub.add_parser("doctor", help="say which model, backend and sandbox work here")
     doctor.add_argument("--json", action="store_true")
@@ -99,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
     root = find_config_root(Path.cwd())
     keys = ("model", "backend", "openai_base_url", "openai_model", "allow_remote_hosts",
-            "unsafe_no_sandbox", "on_failure", "max_rounds", "candidates",
+            "unsafe_no_sandbox", "sandbox", "on_failure", "max_rounds", "candidates",
             "write_unverified", "timeout", "memory_mb")
     flags = {key: getattr(args, key) for key in keys if hasattr(args, key)}
     return resolve_settings(root, flags=flags), root
@@ -205,7 +218,19 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"fill": _cmd_fill, "exec": _cmd_exec, "doctor": _cmd_doctor}
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from codegen_hook.isolation.docker import build_image
+
+    settings, _ = _settings(args)
+    image = args.image or settings.docker_image
+    print(f"codegen-hook: building {image} ({'offline' if args.offline else 'registry'}); "
+          "this takes a minute or two", file=sys.stderr)
+    print(build_image(offline=args.offline, image=image))
+    return 0
+
+
+_COMMANDS = {"fill": _cmd_fill, "exec": _cmd_exec, "doctor": _cmd_doctor,
+             "sandbox": _cmd_sandbox}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,7 +44,8 @@ class Settings:
     checks: tuple[str, ...] = ("flake8", "mypy")
     on_failure: str = "block"             # block | warn
     write_unverified: bool = False
-    sandbox: str = "auto"                 # auto | bwrap
+    sandbox: str = "auto"                 # auto | docker | bwrap
+    docker_image: str = "codegen-hook-sandbox:1"
     sandbox_uid: int = 61000              # used when the hook runs as root
     sandbox_python: str = ""              # empty: find one the sandbox user can read
     timeout: float = 10.0                 # seconds per sandbox run
@@ -53,7 +54,7 @@ class Settings:
     data_dir: str = ""                    # empty: $XDG_DATA_HOME/codegen-hook
 
     _CHOICES = {"backend": ("llama-cpp", "openai"), "on_failure": ("block", "warn"),
-                "sandbox": ("auto", "bwrap")}
+                "sandbox": ("auto", "docker", "bwrap")}
 
     def validated(self) -> "Settings":
         for key, allowed in self._CHOICES.items():

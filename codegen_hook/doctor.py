@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 from codegen_hook.config import Settings
@@ -65,10 +64,17 @@ def _sandbox_rows(settings: Settings) -> list[dict[str, str]]:
             rows.append(_row("sandbox bwrap", "broken", result.stderr.strip()[-200:]))
     except CodegenHookError as exc:
         rows.append(_row("sandbox bwrap", "missing", str(exc)))
-    docker = shutil.which("docker")
-    rows.append(_row("sandbox docker", "missing",
-                     "the docker backend is not built yet (planned); bwrap is used"
-                     + ("" if docker else "; no docker client on PATH")))
+    try:
+        from codegen_hook.isolation.docker import DockerSandbox
+        docker = DockerSandbox(image=settings.docker_image)
+        result = probe_sandbox(docker)
+        rows.append(_row("sandbox docker", "active" if result.ok else "broken",
+                         f"image {docker.image}, start {result.seconds * 1000:.0f} ms"
+                         if result.ok else result.stderr.strip()[-200:]))
+    except CodegenHookError as exc:
+        rows.append(_row("sandbox docker", "missing", str(exc)))
+    rows.append(_row("sandbox choice", settings.sandbox, "auto takes docker when it is "
+                     "active, else bwrap" if settings.sandbox == "auto" else "as configured"))
     if settings.unsafe_no_sandbox:
         rows.append(_row("sandbox none", "UNSAFE", "--unsafe-no-sandbox is set"))
     return rows

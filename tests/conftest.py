@@ -26,6 +26,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         folder.mkdir()
         monkeypatch.setenv(name, str(folder))
     monkeypatch.setenv("CODEGEN_HOOK_DATA_DIR", str(tmp_path / "data"))
+    # `auto` would pick docker where its image is built; tests choose their sandbox.
+    monkeypatch.setenv("CODEGEN_HOOK_SANDBOX", "bwrap")
     return home
 
 

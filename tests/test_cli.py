@@ -134,7 +134,13 @@ def test_readme_commands_match_the_cli() -> None:
     assert used, "README shows no codegen-hook commands"
     for sub, rest in used:
         assert sub in subparsers.choices, f"README uses unknown subcommand {sub}"
-        known = {opt for a in subparsers.choices[sub]._actions for opt in a.option_strings}
+        parser_for = subparsers.choices[sub]
+        nested = next((a for a in parser_for._actions if a.choices and not a.option_strings),
+                      None)
+        words = rest.split()
+        if nested is not None and words and words[0] in nested.choices:
+            parser_for = nested.choices[words[0]]
+        known = {opt for a in parser_for._actions for opt in a.option_strings}
         for flag in re.findall(r"(--[\w-]+)", rest):
             assert flag in known, f"README uses unknown flag {sub} {flag}"
     other = text.split("Other `fill` flags:", 1)[1].split("\n\n", 1)[0]

@@ -217,7 +217,7 @@ def test_invalid_choice(repo: Path, source: str) -> None:
 
 @pytest.mark.parametrize("key, value, message", [
     ("backend", "gpt", "use one of"),
-    ("sandbox", "docker", "use one of"),
+    ("sandbox", "podman", "use one of"),
     ("max_rounds", 0, "at least 1"),
     ("candidates", -1, "at least 1"),
     ("timeout", 0, "positive"),

@@ -17,15 +17,7 @@ def probe_sandbox(sandbox: Sandbox) -> RunResult:
     return sandbox.run(_PROBE)
 
 
-def select_sandbox(settings: Settings) -> Sandbox:
-    """The strongest sandbox that works here, or the unsafe runner if asked by name.
-
-    Raises SandboxUnavailableError when none works: generated code never runs
-    unsandboxed by default.
-    """
-    if settings.unsafe_no_sandbox:
-        from codegen_hook.isolation.unsafe import UnsandboxedRunner
-        return UnsandboxedRunner()
+def _bwrap(settings: Settings) -> Sandbox:
     from codegen_hook.isolation.bwrap import BwrapSandbox
     sandbox = BwrapSandbox(python=settings.sandbox_python, uid=settings.sandbox_uid)
     result = probe_sandbox(sandbox)
@@ -33,6 +25,35 @@ def select_sandbox(settings: Settings) -> Sandbox:
         raise SandboxUnavailableError(
             f"bubblewrap is installed but cannot start a sandbox here ({result.verdict}: "
             f"{result.stderr.strip()[-300:]}); check that unprivileged user namespaces "
-            "are enabled (sysctl kernel.unprivileged_userns_clone=1), or pass "
-            "--unsafe-no-sandbox to run generated code without one")
+            "are enabled (sysctl kernel.unprivileged_userns_clone=1)")
     return sandbox
+
+
+def _docker(settings: Settings) -> Sandbox:
+    from codegen_hook.isolation.docker import DockerSandbox
+    return DockerSandbox(image=settings.docker_image)
+
+
+def select_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox the settings ask for, or the strongest that works here.
+
+    `auto` takes docker when the engine answers and the image exists, else bwrap.
+    Raises SandboxUnavailableError when none works: generated code never runs
+    unsandboxed unless the user asked for that by name (--unsafe-no-sandbox).
+    """
+    if settings.unsafe_no_sandbox:
+        from codegen_hook.isolation.unsafe import UnsandboxedRunner
+        return UnsandboxedRunner()
+    if settings.sandbox == "docker":
+        return _docker(settings)
+    if settings.sandbox == "bwrap":
+        return _bwrap(settings)
+    reasons = []
+    for make in (_docker, _bwrap):
+        try:
+            return make(settings)
+        except SandboxUnavailableError as exc:
+            reasons.append(str(exc))
+    raise SandboxUnavailableError("no sandbox works here: " + " / ".join(reasons) +
+                                  "; or pass --unsafe-no-sandbox to run generated code "
+                                  "without one")

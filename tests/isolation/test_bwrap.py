@@ -360,7 +360,7 @@ def test_unsandboxed_runner_runs_and_says_so(made_dirs: list[str]) -> None:
 
 def test_select_sandbox_is_unsafe_only_when_asked() -> None:
     assert isinstance(select_sandbox(Settings(unsafe_no_sandbox=True)), UnsandboxedRunner)
-    chosen = select_sandbox(Settings())
+    chosen = select_sandbox(Settings(sandbox="bwrap"))
     assert isinstance(chosen, BwrapSandbox)
     assert not isinstance(chosen, UnsandboxedRunner)
     assert chosen.isolated and not chosen.network
@@ -376,4 +376,4 @@ def test_missing_bwrap_is_sandbox_unavailable(
         BwrapSandbox()
     # and the choice never falls back to running unsandboxed
     with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
-        select_sandbox(Settings())
+        select_sandbox(Settings(sandbox="bwrap"))

@@ -1,0 +1,205 @@
+"""Docker: one container per job from the locally built sandbox image.
+
+No network, read-only root, size-limited tmpfs for /work and /tmp as the only
+writable places, a non-root user, every capability dropped, no-new-privileges,
+memory (and swap), CPU and pids limits, rlimits, a wall deadline that kills and
+removes the container, and output capped while it streams.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from codegen_hook.errors import SandboxUnavailableError
+from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob, Verdict
+from codegen_hook.isolation.process import release_job_files, write_job_files
+
+__all__ = ["DEFAULT_IMAGE", "DockerSandbox", "build_image", "docker_client"]
+
+DEFAULT_IMAGE = "codegen-hook-sandbox:1"
+# Not the image's user 1000: without user-namespace remapping a container uid is the
+# same uid on the host, and the job folder (the user's code) must not be readable by
+# whichever host account happens to be 1000. This uid belongs to no account.
+_CONTAINER_UID = 60999
+
+
+def docker_client() -> Any:
+    """A client for the local engine, or SandboxUnavailableError saying why not."""
+    try:
+        import docker
+        client = docker.from_env(timeout=60)
+        client.ping()
+        return client
+    except ImportError as exc:
+        raise SandboxUnavailableError("the docker SDK is not installed; pip install "
+                                      "docker") from exc
+    except Exception as exc:  # the SDK raises requests' and its own errors alike
+        raise SandboxUnavailableError(f"the Docker engine does not answer ({exc}); start "
+                                      "it, or use sandbox: bwrap") from exc
+
+
+class _Stream:
+    """Reads the container's output in a thread, up to a byte limit."""
+
+    def __init__(self, container: Any, limit: int, api: Any) -> None:
+        self._api = api  # a client of its own: a long-lived stream must not share one
+        self.out: list[bytes] = []
+        self.err: list[bytes] = []
+        self.total = 0
+        self.flooded = False
+        self._limit = limit
+        self._container = container
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            stream = self._api.attach(self._container.id, stdout=True, stderr=True,
+                                      stream=True, logs=True, demux=True)
+            for out, err in stream:
+                for chunk, into in ((out, self.out), (err, self.err)):
+                    if chunk:
+                        into.append(chunk)
+                        self.total += len(chunk)
+                if self.total > self._limit:
+                    self.flooded = True
+                    stream.close()  # stop reading first: the engine stalls a blocked attach
+                    self._api.kill(self._container.id)
+                    return
+        except Exception:  # the container went away under us: what we have is the output
+            return
+
+    def join(self) -> None:
+        self._thread.join(timeout=5)
+
+
+class DockerSandbox(Sandbox):
+    name: ClassVar[str] = "docker"
+
+    def __init__(self, image: str = DEFAULT_IMAGE, client: Any = None) -> None:
+        self.client = client or docker_client()
+        self.image = image
+        import docker.errors
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound as exc:
+            raise SandboxUnavailableError(
+                f"the sandbox image {image} is missing; build it with: codegen-hook sandbox "
+                "build (add --offline on a machine without a registry)") from exc
+
+    def _create(self, job: SandboxJob, job_dir: str) -> Any:
+        from docker.types import LogConfig, Ulimit
+        scratch = max(job.memory_mb // 4, 16)
+        return self.client.containers.create(
+            self.image, command=["python3", "-I", "-B", f"/job/{job.entry}", *job.args],
+            user=f"{_CONTAINER_UID}:{_CONTAINER_UID}", network_mode="none", read_only=True,
+            tmpfs={folder: f"size={scratch}m,uid={_CONTAINER_UID},gid={_CONTAINER_UID}"
+                   for folder in ("/work", "/tmp")},
+            volumes={job_dir: {"bind": "/job", "mode": "ro"}}, working_dir="/work",
+            environment={"HOME": "/work", "LANG": "C.UTF-8"}, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], mem_limit=f"{job.memory_mb}m",
+            memswap_limit=f"{job.memory_mb}m", nano_cpus=1_000_000_000, pids_limit=64,
+            ulimits=[Ulimit(name="cpu", soft=int(job.timeout) + 1, hard=int(job.timeout) + 1),
+                     Ulimit(name="fsize", soft=64 << 20, hard=64 << 20),
+                     Ulimit(name="nofile", soft=256, hard=256), Ulimit(name="core", soft=0,
+                                                                       hard=0)],
+            log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
+            detach=True)
+
+    def run(self, job: SandboxJob) -> RunResult:
+        job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
+        container = None
+        start = time.perf_counter()
+        try:
+            write_job_files(job, Path(job_dir), _CONTAINER_UID if os.geteuid() == 0 else None)
+            if os.geteuid() != 0:  # the container's uid must still read the job
+                for path in [Path(job_dir), *Path(job_dir).rglob("*")]:
+                    os.chmod(path, 0o555 if path.is_dir() else 0o444)
+            container = self._create(job, job_dir)
+            import docker
+            api = docker.from_env(timeout=60).api
+            container.start()
+            stream = _Stream(container, job.output_limit, api)
+            state = _wait(self.client.api, container.id, start + job.timeout)
+            timed_out = state.get("Running", False)
+            if timed_out:
+                self.client.api.kill(container.id)
+                state = _wait(self.client.api, container.id, time.perf_counter() + 10)
+            stream.join()
+            api.close()
+            code = None if timed_out else state.get("ExitCode")
+            return _result(job, stream, code, timed_out, bool(state.get("OOMKilled")),
+                           time.perf_counter() - start)
+        finally:
+            if container is not None:
+                container.remove(force=True)
+            release_job_files(Path(job_dir))
+
+
+def _wait(api: Any, container_id: str, deadline: float) -> dict[str, Any]:
+    """Poll the container's state until it stops or the deadline passes. (The SDK's
+    wait(timeout) breaks its connection when the timeout fires.)"""
+    pause = 0.01
+    while True:
+        state: dict[str, Any] = api.inspect_container(container_id)["State"]
+        if not state.get("Running") or time.perf_counter() >= deadline:
+            return state
+        time.sleep(min(pause, max(0.0, deadline - time.perf_counter())))
+        pause = min(pause * 2, 0.1)
+
+
+def _result(job: SandboxJob, stream: _Stream, code: int | None, timed_out: bool, oom: bool,
+            seconds: float) -> RunResult:
+    out = b"".join(stream.out)[: job.output_limit]
+    err = b"".join(stream.err)[: max(0, job.output_limit - len(out))]
+    stderr = err.decode("utf-8", "replace")
+    verdict: Verdict
+    if timed_out:
+        verdict = "timeout"
+    elif stream.flooded:
+        verdict = "killed"
+    elif oom or "MemoryError" in stderr[-2000:]:
+        verdict = "memory"
+    elif code == 0:
+        verdict = "ok"
+    elif code is not None and code > 128:
+        verdict = "timeout" if code == 128 + 24 else "killed"  # 24: SIGXCPU
+    else:
+        verdict = "error"
+    notes = []
+    if stream.flooded:
+        notes.append(f"output passed {job.output_limit} bytes; the run was stopped")
+    if timed_out:
+        notes.append(f"no result within {job.timeout:g} s; the container was killed")
+    return RunResult(verdict=verdict, exit_code=code, stdout=out.decode("utf-8", "replace"),
+                     stderr=stderr, seconds=seconds, sandbox="docker",
+                     truncated=stream.flooded, notes=notes)
+
+
+def build_image(offline: bool, image: str = DEFAULT_IMAGE) -> str:
+    """Build the sandbox image from the files shipped in `image/`; returns its tag."""
+    folder = resources.files("codegen_hook.isolation") / "image"
+    with resources.as_file(folder) as path:
+        if offline:
+            proc = subprocess.run(["bash", str(path / "build-offline.sh"), image],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SandboxUnavailableError(
+                    f"offline image build failed: {proc.stderr.strip()[-800:]}; it needs "
+                    "root, debootstrap and Debian's package mirror")
+            return image
+        client = docker_client()
+        try:
+            client.images.build(path=str(path), dockerfile="Dockerfile", tag=image, rm=True)
+        except Exception as exc:
+            raise SandboxUnavailableError(
+                f"image build failed ({exc}); without a registry, use: codegen-hook sandbox "
+                "build --offline") from exc
+    return image

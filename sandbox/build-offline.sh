@@ -1,0 +1,1 @@
+../codegen_hook/isolation/image/build-offline.sh
