@@ -46,7 +46,7 @@ def _backend_rows(settings: Settings) -> list[dict[str, str]]:
 
 
 def _sandbox_rows(settings: Settings) -> list[dict[str, str]]:
-    from codegen_hook.isolation import probe_sandbox
+    from codegen_hook.isolation import cgroups, probe_sandbox
     from codegen_hook.isolation.bwrap import BwrapSandbox
     rows = []
     try:
@@ -56,6 +56,8 @@ def _sandbox_rows(settings: Settings) -> list[dict[str, str]]:
         if result.ok:
             rows.append(_row("sandbox bwrap", "active", f"{sandbox.python} as {user}, "
                              f"start {result.seconds * 1000:.0f} ms"))
+            ok, why = cgroups.available()
+            rows.append(_row("sandbox cgroups", "active" if ok else "missing", why))
             rows.append(_row("sandbox seccomp", "active" if sandbox.seccomp else "missing",
                              "deny-list loaded into bwrap" if sandbox.seccomp else
                              "libseccomp not found (apt-get install libseccomp2); bwrap "

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
+from codegen_hook.isolation.cgroups import SlotCgroup, slot_cgroup
 from codegen_hook.isolation.seccomp import seccomp_filter_bpf
 from codegen_hook.isolation.process import (Limits, release_job_files, run_untrusted_process,
                                             write_job_files)
@@ -98,16 +99,28 @@ class BwrapSandbox(Sandbox):
                 self.python, "-I", "-B", f"/job/{job.entry}", *job.args]
 
     def run(self, job: SandboxJob) -> RunResult:
-        with _uid_slot(self.uid) as uid, _seccomp_fd(self.seccomp) as fd:
+        scratch = max(job.memory_mb // 4, 16)
+        with _uid_slot(self.uid) as uid, _seccomp_fd(self.seccomp) as fd, \
+                _cgroup(uid, (job.memory_mb + 2 * scratch) << 20) as cgroup:
             job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
             try:
                 write_job_files(job, Path(job_dir), uid)
-                limits = Limits.for_job(job, processes=64 if uid is not None else None)
-                return run_untrusted_process(self.command(job, job_dir, fd), job, limits,
-                                             self.name, cwd="/", user=uid,
-                                             pass_fds=() if fd is None else (fd,))
+                limits = Limits.for_job(job, processes=64 if uid is not None else None,
+                                        cgroups=cgroup.procs)
+                result = run_untrusted_process(self.command(job, job_dir, fd), job, limits,
+                                               self.name, cwd="/", user=uid,
+                                               pass_fds=() if fd is None else (fd,))
+                if result.verdict == "killed" and cgroup.memory_exhausted():
+                    result.verdict = "memory"
+                return result
             finally:
                 release_job_files(Path(job_dir))
+
+
+def _cgroup(uid: int | None, memory_bytes: int) -> contextlib.AbstractContextManager[SlotCgroup]:
+    if uid is None:
+        return contextlib.nullcontext(SlotCgroup((), None))
+    return slot_cgroup(uid, memory_bytes, pids=64)
 
 
 @contextlib.contextmanager

@@ -27,11 +27,13 @@ class Limits:
     file_bytes: int = 64 * _MB
     processes: int | None = 64
     open_files: int = 256
+    cgroups: tuple[str, ...] = ()  # cgroup.procs files the process joins itself
 
     @classmethod
-    def for_job(cls, job: SandboxJob, processes: int | None) -> "Limits":
+    def for_job(cls, job: SandboxJob, processes: int | None,
+                cgroups: tuple[str, ...] = ()) -> "Limits":
         return cls(cpu_seconds=int(job.timeout) + 1, memory_bytes=job.memory_mb * _MB,
-                   processes=processes)
+                   processes=processes, cgroups=cgroups)
 
     def preexec(self) -> Callable[[], None]:
         def apply() -> None:
@@ -42,6 +44,9 @@ class Limits:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             if self.processes is not None:
                 resource.setrlimit(resource.RLIMIT_NPROC, (self.processes, self.processes))
+            for procs in self.cgroups:
+                with open(procs, "w") as handle:
+                    handle.write(str(os.getpid()))
         return apply
 
 
