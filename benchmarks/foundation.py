@@ -115,7 +115,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--skip-commit", action="store_true")
     parser.add_argument("--skip-examples", action="store_true")
+    parser.add_argument("--sandbox", choices=("auto", "docker", "bwrap"), default="auto")
     args = parser.parse_args()
+    os.environ["CODEGEN_HOOK_SANDBOX"] = args.sandbox
     with tempfile.TemporaryDirectory(prefix="codegen-hook-bench-") as tmp:
         work = Path(tmp)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # pre-commit's env store
@@ -125,6 +127,7 @@ def main() -> int:
             figures.update(measure_commit(model, work))
         if not args.skip_examples:
             figures.update(measure_examples(model, work))
+    figures["sandbox_setting"] = args.sandbox
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
