@@ -20,6 +20,7 @@ from codegen_hook.config import Settings, data_dir, find_config_root, resolve_se
 from codegen_hook.errors import CodegenHookError, SourceError
 from codegen_hook.pipeline.outcome import Event
 from codegen_hook.pipeline.run import FillReport
+from codegen_hook.security.egress import install_egress_guard
 
 __all__ = ["build_parser", "main"]
 
@@ -115,7 +116,10 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
             "unsafe_no_sandbox", "sandbox", "on_failure", "max_rounds", "candidates",
             "write_unverified", "timeout", "memory_mb")
     flags = {key: getattr(args, key) for key in keys if hasattr(args, key)}
-    return resolve_settings(root, flags=flags), root
+    settings = resolve_settings(root, flags=flags)
+    # From here on this process connects only to loopback and the hosts the user listed.
+    install_egress_guard(settings.allow_remote_hosts)
+    return settings, root
 
 
 def _warn_unsafe(settings: Settings) -> None:

@@ -1,0 +1,1 @@
+"""Security measures: the egress guard (more arrive with the security issue)."""
