@@ -1,19 +1,24 @@
-"""RedCode-Exec (Python subset) through the bwrap sandbox, with the host watched.
+"""RedCode-Exec (Python subset) through the bwrap or docker sandbox, with the host watched.
 
-    .venv/bin/python benchmarks/redcode.py [--data DIR] [--categories 1,2,...] [--limit N]
-        [--timeout S] [--memory-mb MB] [--no-seccomp] [--json] [--save FILE]
+    .venv/bin/python benchmarks/redcode.py [--sandbox bwrap|docker] [--data DIR]
+        [--categories 1,2,...] [--limit N] [--timeout S] [--memory-mb MB] [--no-seccomp]
+        [--json] [--save FILE]
 
-Every snippet runs once, sequentially, in `BwrapSandbox` (never outside it). Before the
+Every snippet runs once, sequentially, in `BwrapSandbox` (the default) or `DockerSandbox`
+(`--sandbox docker`), never outside a sandbox. Before the
 first run the script opens TCP and UDP listeners on 127.0.0.1 (and ::1) for every port the
 snippets name next to 127.0.0.1/localhost, snapshots the host files they target (sha256 and
 mtime; directories by their entries), plants a canary file in /tmp and a canary variable in
 its own environment. After each run, and once more at the end, it checks that the files are
 unchanged, that no listener saw a connection or datagram, that no canary and no line of the
-host's /etc/passwd or /etc/shadow appears in the run's output, and that no process of a
-sandbox uid (61000-61063) is left alive.
+host's /etc/passwd or /etc/shadow appears in the run's output, and that the run left nothing
+behind: for bwrap, no process of a sandbox uid (61000-61063) alive; for docker, no container
+that appeared during the run (container ids compared before and after each snippet, and
+between the start and the end) and no live process of the container uid (60999) outside a
+container that is not ours.
 
 A snippet "succeeded" at its harmful aim when the host saw any of that during its run. The
-exit status is 0 when none did (and no process outlived its run), 1 otherwise, 2 when the
+exit status is 0 when none did (and no run left anything behind), 1 otherwise, 2 when the
 benchmark could not start. Data: RedCode-Exec (AI-secure/RedCode, CC BY 4.0).
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -32,17 +38,20 @@ import socket
 import stat
 import statistics
 import sys
+import tarfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from codegen_hook.errors import CodegenHookError
-from codegen_hook.isolation.base import RunResult, SandboxJob
+from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
 from codegen_hook.isolation.bwrap import BwrapSandbox
+from codegen_hook.isolation.docker import DockerSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "redcode-exec"
@@ -54,11 +63,16 @@ PRIMARY_FILES = ("/etc/passwd", "/etc/shadow", "/etc/group", "/root/.bashrc", "/
 SECRET_SOURCES = ("/etc/passwd", "/etc/shadow")
 SANDBOX_READABLE_COPIES = ("/usr/share/base-passwd/passwd.master",
                            "/usr/share/base-passwd/group.master")
+# what the container uid may read in the docker image: the image's own account files
+IMAGE_READABLE_COPIES = ("/etc/passwd", "/etc/group", *SANDBOX_READABLE_COPIES)
+DOCKER_UID = 60999  # DockerSandbox's container uid, the same number on the host
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 VIRTUAL_PREFIXES = ("/proc", "/sys", "/dev")
 CANARY_ENV = "REDCODE_CANARY"
 HASH_LIMIT = 8 << 20
 PROGRESS_EVERY = 30
 LINGER_RECHECK_S = 0.5
+LINGERING = ("lingering_process", "lingering_container")
 
 _LOOPBACK = re.compile(r"127\.0\.0\.1|localhost")
 _EXPLICIT_PORT = (
@@ -385,7 +399,137 @@ class Record:
 
     @property
     def lingered(self) -> bool:
-        return any(i["kind"] == "lingering_process" for i in self.incidents)
+        return any(i["kind"] in LINGERING for i in self.incidents)
+
+
+class UidLeftovers:
+    """bwrap: processes of a sandbox uid that started during one of our runs."""
+
+    def __init__(self) -> None:
+        self.seen_lingering: set[tuple[int, float]] = set()
+        self.foreign_seen: set[tuple[int, float]] = set()
+
+    def before_run(self) -> None:
+        pass
+
+    def check(self, runs: Sequence[tuple[float, float]], final: bool) -> list[dict[str, Any]]:
+        candidates = [p for p in sandbox_processes() if not in_live_foreign_run(p)]
+        if candidates:  # a run being torn down (ours or another's) can show for a moment
+            time.sleep(LINGER_RECHECK_S)
+            candidates = [p for p in sandbox_processes() if not in_live_foreign_run(p)]
+        return lingering_processes(candidates, runs, self.seen_lingering, self.foreign_seen)
+
+
+def lingering_processes(candidates: Iterable[Proc], runs: Sequence[tuple[float, float]],
+                        seen: set[tuple[int, float]],
+                        foreign_seen: set[tuple[int, float]]) -> list[dict[str, Any]]:
+    """An incident for each candidate that started during one of our runs (once each)."""
+    incidents = []
+    for proc in candidates:
+        key = (proc.pid, proc.start_s)
+        ours = any(start - 1.0 <= proc.start_s <= end + 1.0 for start, end in runs)
+        if not ours:
+            if key not in foreign_seen:
+                foreign_seen.add(key)
+                print(f"note: process {proc.pid} of uid {proc.uids[:2]} ({proc.comm}) did "
+                      "not start during a run of ours; not counted", file=sys.stderr)
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        incidents.append({"kind": "lingering_process", "pid": proc.pid,
+                          "uids": list(proc.uids), "state": proc.state, "comm": proc.comm,
+                          "cmdline": proc.cmdline[:200]})
+    return incidents
+
+
+def container_of(pid: int) -> str | None:
+    """The id of the container whose cgroup holds `pid`, if any."""
+    try:
+        match = _CONTAINER_ID.search(Path(f"/proc/{pid}/cgroup").read_text())
+    except OSError:
+        return None
+    return match.group(0) if match else None
+
+
+class ContainerLeftovers:
+    """docker: containers that appeared during a run of ours and still exist after it, and
+    live processes of the container uid that no live container of someone else's holds."""
+
+    def __init__(self, client: Any, image: str) -> None:
+        self.client = client
+        self.image = image
+        self.at_start = self.ids()
+        self.before = set(self.at_start)
+        self.seen: set[str] = set()
+        self.foreign_seen: set[str] = set()
+        self.seen_processes: set[tuple[int, float]] = set()
+        self.foreign_processes: set[tuple[int, float]] = set()
+        self.boot_offset = time.time() - boot_seconds()  # wall clock = boot seconds + this
+
+    def ids(self) -> set[str]:
+        return {c.id for c in self.client.containers.list(all=True, sparse=True)}
+
+    def before_run(self) -> None:
+        self.before = self.ids()
+
+    def _created_boot_s(self, info: dict[str, Any]) -> float:
+        text = re.sub(r"(\.\d{6})\d*", r"\1", str(info.get("Created", "")))
+        try:
+            wall = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return math.nan
+        return wall - self.boot_offset
+
+    def check(self, runs: Sequence[tuple[float, float]], final: bool) -> list[dict[str, Any]]:
+        new = self.ids() - (self.at_start if final else self.before)
+        if new - self.seen:  # one being removed (ours or another's) can show for a moment
+            time.sleep(LINGER_RECHECK_S)
+            new &= self.ids()
+        incidents: list[dict[str, Any]] = []
+        for cid in sorted(new - self.seen - self.foreign_seen):
+            try:
+                info = self.client.api.inspect_container(cid)
+            except Exception:  # removed meanwhile
+                continue
+            created = self._created_boot_s(info)
+            command = info.get("Config", {}).get("Cmd") or []
+            ours = ("/job/snippet.py" in command and any(
+                start - 1.0 <= created <= end + 1.0 for start, end in runs))
+            if not ours:
+                self.foreign_seen.add(cid)
+                print(f"note: container {cid[:12]} ({info.get('Config', {}).get('Image')}) "
+                      "was not made by a run of ours; not counted", file=sys.stderr)
+                continue
+            self.seen.add(cid)
+            incidents.append({"kind": "lingering_container", "id": cid,
+                              "status": info.get("State", {}).get("Status"),
+                              "command": " ".join(command)[:200]})
+        return incidents + self._processes(runs)
+
+    def _processes(self, runs: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
+        live = self.ids()
+
+        def candidates() -> list[Proc]:
+            found = []
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                proc = read_proc(int(entry.name))
+                if proc is None or DOCKER_UID not in proc.uids or proc.state in ("Z", "X"):
+                    continue
+                holder = container_of(proc.pid)
+                if holder is not None and holder in live and holder not in self.seen:
+                    continue  # inside a live container of someone else's
+                found.append(proc)
+            return found
+
+        procs = candidates()
+        if procs:
+            time.sleep(LINGER_RECHECK_S)
+            live = self.ids()
+            procs = candidates()
+        return lingering_processes(procs, runs, self.seen_processes, self.foreign_processes)
 
 
 @dataclass
@@ -393,9 +537,8 @@ class Watch:
     files: HostFiles
     listeners: Listeners
     secrets: dict[str, str]  # marker -> what it is
+    leftovers: UidLeftovers | ContainerLeftovers
     runs: list[tuple[float, float]] = field(default_factory=list)  # our runs, boot seconds
-    seen_lingering: set[tuple[int, float]] = field(default_factory=set)
-    foreign_seen: set[tuple[int, float]] = field(default_factory=set)
     events_checked: int = 0
 
     def check(self, snippet: Snippet | None, output: str) -> list[dict[str, Any]]:
@@ -411,40 +554,21 @@ class Watch:
         for marker, what in self.secrets.items():
             if marker in output:
                 incidents.append({"kind": "leak", "what": what})
-        incidents += self._lingering()
-        return incidents
-
-    def _lingering(self) -> list[dict[str, Any]]:
-        candidates = [p for p in sandbox_processes() if not in_live_foreign_run(p)]
-        if candidates:  # a run being torn down (ours or another's) can show for a moment
-            time.sleep(LINGER_RECHECK_S)
-            candidates = [p for p in sandbox_processes() if not in_live_foreign_run(p)]
-        incidents = []
-        for proc in candidates:
-            key = (proc.pid, proc.start_s)
-            ours = any(start - 1.0 <= proc.start_s <= end + 1.0 for start, end in self.runs)
-            if not ours:
-                if key not in self.foreign_seen:
-                    self.foreign_seen.add(key)
-                    print(f"note: process {proc.pid} of uid {proc.uids[:2]} ({proc.comm}) did "
-                          "not start during a run of ours; not counted", file=sys.stderr)
-                continue
-            if key in self.seen_lingering:
-                continue
-            self.seen_lingering.add(key)
-            incidents.append({"kind": "lingering_process", "pid": proc.pid,
-                              "uids": list(proc.uids), "state": proc.state, "comm": proc.comm,
-                              "cmdline": proc.cmdline[:200]})
+        incidents += self.leftovers.check(self.runs, final=snippet is None)
         return incidents
 
 
-def host_secrets(snippets: Sequence[Snippet]) -> dict[str, str]:
+def host_secrets(snippets: Sequence[Snippet], readable: str | None = None) -> dict[str, str]:
     """Lines of the host's passwd and shadow that a sandboxed run cannot produce on its own:
-    not in any snippet, not in the copies under /usr that the sandbox may read."""
+    not in any snippet, not in what the sandbox may read (`readable`; by default the copies
+    under the host's /usr, which bwrap mounts)."""
     known = "\n".join(s.code for s in snippets)
-    for copy in SANDBOX_READABLE_COPIES:
-        with contextlib.suppress(OSError):
-            known += "\n" + Path(copy).read_text("utf-8", "replace")
+    if readable is None:
+        readable = ""
+        for copy in SANDBOX_READABLE_COPIES:
+            with contextlib.suppress(OSError):
+                readable += "\n" + Path(copy).read_text("utf-8", "replace")
+    known += "\n" + readable
     found = {}
     for source in SECRET_SOURCES:
         try:
@@ -468,6 +592,46 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 def last_error_line(result: RunResult) -> str:
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else ""
+
+
+def image_files(client: Any, image: str, paths: Sequence[str]) -> str:
+    """The text of `paths` in the docker image, read from a container that is created and
+    never started (nothing runs), then removed."""
+    container = client.containers.create(image, command=["true"], network_mode="none")
+    texts = []
+    try:
+        for path in paths:
+            try:
+                chunks, _ = container.get_archive(path)
+            except Exception:  # not in this image
+                continue
+            with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+                for member in archive.getmembers():
+                    handle = archive.extractfile(member) if member.isfile() else None
+                    if handle is not None:
+                        texts.append(handle.read().decode("utf-8", "replace"))
+    finally:
+        container.remove(force=True)
+    return "\n".join(texts)
+
+
+def make_sandbox(args: argparse.Namespace) -> tuple[Sandbox, UidLeftovers | ContainerLeftovers,
+                                                    str | None]:
+    """The sandbox, its leftover check and (docker) what its uid may read of its own."""
+    if args.sandbox == "docker":
+        docker_sandbox = DockerSandbox()
+        client, image = docker_sandbox.client, docker_sandbox.image
+        return (docker_sandbox, ContainerLeftovers(client, image),
+                image_files(client, image, IMAGE_READABLE_COPIES))
+    return BwrapSandbox(use_seccomp=not args.no_seccomp), UidLeftovers(), None
+
+
+def run_errors(sandbox: Sandbox) -> tuple[type[BaseException], ...]:
+    """What a run may raise instead of returning (the engine's API errors, for docker)."""
+    if isinstance(sandbox, DockerSandbox):
+        import docker.errors
+        return CodegenHookError, OSError, docker.errors.DockerException
+    return CodegenHookError, OSError
 
 
 @contextlib.contextmanager
@@ -495,24 +659,27 @@ def canaries() -> Iterator[tuple[str, dict[str, str]]]:
 def run_all(args: argparse.Namespace, dataset: list[Snippet],
             snippets: list[Snippet]) -> dict[str, Any]:
     """Run `snippets`; listen on and watch what any snippet of `dataset` targets."""
-    sandbox = BwrapSandbox(use_seccomp=not args.no_seccomp)
+    sandbox, leftovers, readable = make_sandbox(args)
+    errors = run_errors(sandbox)
     ports = target_ports(dataset, args.max_ports)
     listeners = Listeners(ports)
     records: list[Record] = []
     start_wall = time.perf_counter()
     with canaries() as (canary_path, markers):
         files = HostFiles([*PRIMARY_FILES, canary_path], target_paths(dataset))
-        watch = Watch(files, listeners, {**markers, **host_secrets(dataset)})
+        watch = Watch(files, listeners, {**markers, **host_secrets(dataset, readable)},
+                      leftovers)
         listeners.start()
         try:
             for number, snippet in enumerate(snippets, 1):
                 job = SandboxJob(files={"snippet.py": snippet.code}, entry="snippet.py",
                                  timeout=args.timeout, memory_mb=args.memory_mb)
+                leftovers.before_run()
                 began = boot_seconds()
                 error = ""
                 try:
                     result: RunResult | None = sandbox.run(job)
-                except (CodegenHookError, OSError) as exc:
+                except errors as exc:
                     result = None
                     error = f"{type(exc).__name__}: {exc}"[:200]
                 watch.runs.append((began, boot_seconds()))
@@ -558,7 +725,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
             "top_errors": errors.most_common(3)}
 
 
-def report(args: argparse.Namespace, sandbox: BwrapSandbox, listeners: Listeners,
+def report(args: argparse.Namespace, sandbox: Sandbox, listeners: Listeners,
            watched: list[str], records: list[Record], final: list[dict[str, Any]],
            wall: float) -> dict[str, Any]:
     by_category: dict[int, list[Record]] = {}
@@ -569,12 +736,22 @@ def report(args: argparse.Namespace, sandbox: BwrapSandbox, listeners: Listeners
     overall = summarize(records)
     overall["final_check_harmful"] = sum(
         i["kind"] in ("host_change", "connection", "leak") for i in final)
-    overall["final_check_lingering"] = sum(i["kind"] == "lingering_process" for i in final)
+    overall["final_check_lingering"] = sum(i["kind"] in LINGERING for i in final)
+    if isinstance(sandbox, BwrapSandbox):
+        seccomp, profile = sandbox.seccomp is not None, (
+            "codegen-hook deny-list" if sandbox.seccomp is not None else "OFF")
+        python, image = sandbox.python, None
+    else:
+        assert isinstance(sandbox, DockerSandbox)
+        seccomp, profile = True, "Docker's default profile"
+        python, image = f"python3 in {sandbox.image}", sandbox.image
     return {
         "benchmark": "redcode-exec",
         "sandbox": sandbox.name,
-        "seccomp": sandbox.seccomp is not None,
-        "python": sandbox.python,
+        "seccomp": seccomp,
+        "seccomp_profile": profile,
+        "image": image,
+        "python": python,
         "timeout_s": args.timeout,
         "memory_mb": args.memory_mb,
         "wall_s": wall,
@@ -605,20 +782,21 @@ def print_table(figures: dict[str, Any]) -> None:
     overall = figures["overall"]
     listening = figures["listening"]
     print()
-    print(f"sandbox {figures['sandbox']} (seccomp {'on' if figures['seccomp'] else 'OFF'}), "
+    print(f"sandbox {figures['sandbox']} (seccomp: {figures['seccomp_profile']}), "
           f"python {figures['python']}, timeout {figures['timeout_s']:g} s, "
           f"memory {figures['memory_mb']} MB")
     print(f"listened on ports {listening['ports']} ({listening['bound']} sockets bound"
           + (f"; failed: {', '.join(listening['failed'])}" if listening["failed"] else "") + ")")
     print(f"harmful successes seen by the host: {overall['harmful_successes']} "
-          f"(final check: {overall['final_check_harmful']} incidents); runs that left a "
-          f"process behind: {overall['lingering_processes']} (final check: "
+          f"(final check: {overall['final_check_harmful']} incidents); runs that left "
+          f"something behind: {overall['lingering_processes']} (final check: "
           f"{overall['final_check_lingering']})")
     print(f"wall {figures['wall_s']:.1f} s; per run median {overall['median_s']:.3f} s, "
           f"p95 {overall['p95_s']:.3f} s")
     print("columns: harm = snippets whose run the host saw (file changed, connection or "
           "datagram received, canary or passwd/shadow line in output); lingr = runs that left "
-          "a sandbox-uid process alive; exp = the dataset's expected_result found in stdout")
+          "a sandbox-uid process alive (bwrap) or a container or container-uid process "
+          "(docker); exp = the dataset's expected_result found in stdout")
     for incident in figures["incidents"]:
         print("INCIDENT", json.dumps(incident, default=str))
 
@@ -633,6 +811,8 @@ def parse_categories(text: str) -> set[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sandbox", choices=("bwrap", "docker"), default="bwrap",
+                        help="which sandbox runs the snippets (bwrap)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"the RedCode-Exec folder (default {DEFAULT_DATA})")
     parser.add_argument("--categories", type=parse_categories, default=None,
@@ -641,13 +821,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per run (5)")
     parser.add_argument("--memory-mb", type=int, default=256, help="memory per run (256)")
     parser.add_argument("--no-seccomp", action="store_true",
-                        help="BwrapSandbox(use_seccomp=False), to compare verdict counts")
+                        help="BwrapSandbox(use_seccomp=False), to compare verdict counts "
+                        "(bwrap only)")
     parser.add_argument("--max-ports", type=int, default=40,
                         help="listen on at most this many ports (40)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--save", type=Path, default=None,
                         help="also write the full JSON, every run included, to this file")
     args = parser.parse_args(argv)
+    if args.no_seccomp and args.sandbox != "bwrap":
+        parser.error("--no-seccomp is for --sandbox bwrap (docker applies its default profile)")
     dataset = load_snippets(args.data)
     snippets = select(dataset, args.categories, args.limit)
     if not snippets:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob, Verdict
 from codegen_hook.isolation.process import release_job_files, write_job_files
+from codegen_hook.isolation.seccomp import docker_seccomp_profile
 
 __all__ = ["DEFAULT_IMAGE", "DockerSandbox", "build_image", "docker_client"]
 
@@ -104,7 +105,7 @@ class DockerSandbox(Sandbox):
                    for folder in ("/work", "/tmp")},
             volumes={job_dir: {"bind": "/job", "mode": "ro"}}, working_dir="/work",
             environment={"HOME": "/work", "LANG": "C.UTF-8"}, cap_drop=["ALL"],
-            security_opt=["no-new-privileges"], mem_limit=f"{job.memory_mb}m",
+            security_opt=["no-new-privileges", f"seccomp={docker_seccomp_profile()}"], mem_limit=f"{job.memory_mb}m",
             memswap_limit=f"{job.memory_mb}m", nano_cpus=1_000_000_000, pids_limit=64,
             ulimits=[Ulimit(name="cpu", soft=int(job.timeout) + 1, hard=int(job.timeout) + 1),
                      Ulimit(name="fsize", soft=64 << 20, hard=64 << 20),

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import tempfile
 
-__all__ = ["DENIED_SYSCALLS", "seccomp_filter_bpf"]
+__all__ = ["DENIED_SYSCALLS", "docker_seccomp_profile", "seccomp_filter_bpf"]
 
 DENIED_SYSCALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
@@ -27,6 +28,9 @@ DENIED_SYSCALLS = (
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
     "reboot", "swapon", "swapoff", "syslog", "acct", "quotactl", "userfaultfd",
     "open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "vhangup",
+    # the rest of what Docker's own default profile refuses
+    "clock_adjtime", "clock_settime", "settimeofday", "ioperm", "iopl", "mbind",
+    "move_pages", "get_mempolicy", "set_mempolicy", "uselib", "ustat", "sysfs",
 )
 _NAMESPACE_FLAGS = (0x10000000, 0x00020000, 0x20000000, 0x40000000, 0x04000000,
                     0x08000000, 0x02000000)  # NEWUSER NEWNS NEWPID NEWNET NEWUTS NEWIPC NEWCGROUP
@@ -56,3 +60,25 @@ def seccomp_filter_bpf() -> bytes | None:
             return out.read()
     except (ImportError, OSError, RuntimeError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def docker_seccomp_profile() -> str:
+    """The same deny-list as a Docker seccomp profile (JSON), replacing the engine's
+    default: older engines' defaults still allow io_uring and ptrace."""
+    deny = {"action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM}
+    rules: list[dict[str, object]] = [
+        {"names": list(DENIED_SYSCALLS), **deny},
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
+        {"names": ["socket"], **deny,
+         "args": [{"index": 0, "value": _AF_UNIX, "op": "SCMP_CMP_NE"}]},
+    ]
+    rules += [{"names": ["clone"], **deny, "args": [
+        {"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}]}
+        for flag in _NAMESPACE_FLAGS]
+    rules += [{"names": ["ioctl"], **deny, "args": [
+        {"index": 1, "value": 0xFFFFFFFF, "valueTwo": request, "op": "SCMP_CMP_MASKED_EQ"}]}
+        for request in _TERMINAL_IOCTLS]
+    return json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                       "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                       "syscalls": rules})
