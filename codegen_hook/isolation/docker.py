@@ -87,7 +87,11 @@ class DockerSandbox(Sandbox):
     def __init__(self, image: str = DEFAULT_IMAGE, client: Any = None) -> None:
         self.client = client or docker_client()
         self.image = image
+        import docker
         import docker.errors
+        # Long-lived calls (the output stream, the blocking wait) get clients of their own.
+        self._stream_api = docker.from_env(timeout=None).api
+        self._wait_api = docker.from_env(timeout=None).api
         try:
             self.client.images.get(image)
         except docker.errors.ImageNotFound as exc:
@@ -105,8 +109,9 @@ class DockerSandbox(Sandbox):
                    for folder in ("/work", "/tmp")},
             volumes={job_dir: {"bind": "/job", "mode": "ro"}}, working_dir="/work",
             environment={"HOME": "/work", "LANG": "C.UTF-8"}, cap_drop=["ALL"],
-            security_opt=["no-new-privileges", f"seccomp={docker_seccomp_profile()}"], mem_limit=f"{job.memory_mb}m",
-            memswap_limit=f"{job.memory_mb}m", nano_cpus=1_000_000_000, pids_limit=64,
+            security_opt=["no-new-privileges", f"seccomp={docker_seccomp_profile()}"],
+            mem_limit=f"{job.memory_mb}m", memswap_limit=f"{job.memory_mb}m",
+            nano_cpus=1_000_000_000, pids_limit=64,
             ulimits=[Ulimit(name="cpu", soft=int(job.timeout) + 1, hard=int(job.timeout) + 1),
                      Ulimit(name="fsize", soft=64 << 20, hard=64 << 20),
                      Ulimit(name="nofile", soft=256, hard=256), Ulimit(name="core", soft=0,
@@ -124,17 +129,15 @@ class DockerSandbox(Sandbox):
                 for path in [Path(job_dir), *Path(job_dir).rglob("*")]:
                     os.chmod(path, 0o555 if path.is_dir() else 0o444)
             container = self._create(job, job_dir)
-            import docker
-            api = docker.from_env(timeout=60).api
             container.start()
-            stream = _Stream(container, job.output_limit, api)
-            state = _wait(self.client.api, container.id, start + job.timeout)
-            timed_out = state.get("Running", False)
+            stream = _Stream(container, job.output_limit, self._stream_api)
+            timed_out = not _wait_for_exit(self._wait_api, container.id,
+                                           start + job.timeout - time.perf_counter())
             if timed_out:
                 self.client.api.kill(container.id)
-                state = _wait(self.client.api, container.id, time.perf_counter() + 10)
+                _wait_for_exit(self._wait_api, container.id, 10.0)
             stream.join()
-            api.close()
+            state = self.client.api.inspect_container(container.id)["State"]
             code = None if timed_out else state.get("ExitCode")
             return _result(job, stream, code, timed_out, bool(state.get("OOMKilled")),
                            time.perf_counter() - start)
@@ -144,16 +147,20 @@ class DockerSandbox(Sandbox):
             release_job_files(Path(job_dir))
 
 
-def _wait(api: Any, container_id: str, deadline: float) -> dict[str, Any]:
-    """Poll the container's state until it stops or the deadline passes. (The SDK's
-    wait(timeout) breaks its connection when the timeout fires.)"""
-    pause = 0.01
-    while True:
-        state: dict[str, Any] = api.inspect_container(container_id)["State"]
-        if not state.get("Running") or time.perf_counter() >= deadline:
-            return state
-        time.sleep(min(pause, max(0.0, deadline - time.perf_counter())))
-        pause = min(pause * 2, 0.1)
+def _wait_for_exit(api: Any, container_id: str, seconds: float) -> bool:
+    """Block on the engine's wait endpoint in a thread; True if the container stopped
+    within `seconds`. (The SDK's own wait(timeout) breaks its connection on timeout.)"""
+    done = threading.Event()
+
+    def wait() -> None:
+        try:
+            api.wait(container_id)
+        except Exception:  # the engine dropped the call: treat the container as stopped
+            pass
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return done.wait(max(0.0, seconds))
 
 
 def _result(job: SandboxJob, stream: _Stream, code: int | None, timed_out: bool, oom: bool,
