@@ -131,18 +131,26 @@ def _warn_unsafe(settings: Settings) -> None:
 def _cmd_fill(args: argparse.Namespace) -> int:
     from codegen_hook.backends import make_backend
     from codegen_hook.checks import make_checks
-    from codegen_hook.isolation import select_sandbox
+    from codegen_hook.isolation import Sandbox, select_sandbox
     from codegen_hook.pipeline.run import fill_paths
 
     settings, root = _settings(args)
     _warn_unsafe(settings)
     home = data_dir(settings)
+    notices: list[str] = []
+
+    def sandbox() -> Sandbox:
+        chosen = select_sandbox(settings, notices)
+        for notice in notices:
+            print(f"codegen-hook: {notice}", file=sys.stderr)
+        return chosen
+
     checks = make_checks(settings.checks)
     progress = None if args.json else _show_event
     report = fill_paths(
         [Path(p) for p in args.files], settings, root, home / "cache",
         make_backend=lambda: make_backend(settings, home, _progress_bar("assembling model")),
-        make_sandbox=lambda: select_sandbox(settings), checks=checks,
+        make_sandbox=sandbox, checks=checks,
         check_only=args.check, progress=progress)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -34,12 +34,13 @@ def _docker(settings: Settings) -> Sandbox:
     return DockerSandbox(image=settings.docker_image)
 
 
-def select_sandbox(settings: Settings) -> Sandbox:
+def select_sandbox(settings: Settings, notices: list[str] | None = None) -> Sandbox:
     """The sandbox the settings ask for, or the strongest that works here.
 
     `auto` takes docker when the engine answers and the image exists, else bwrap.
     Raises SandboxUnavailableError when none works: generated code never runs
-    unsandboxed unless the user asked for that by name (--unsafe-no-sandbox).
+    unsandboxed unless the user asked for that by name (--unsafe-no-sandbox). When
+    `auto` passes over docker, why is appended to `notices`.
     """
     if settings.unsafe_no_sandbox:
         from codegen_hook.isolation.unsafe import UnsandboxedRunner
@@ -51,9 +52,13 @@ def select_sandbox(settings: Settings) -> Sandbox:
     reasons = []
     for make in (_docker, _bwrap):
         try:
-            return make(settings)
+            chosen = make(settings)
         except SandboxUnavailableError as exc:
             reasons.append(str(exc))
+            continue
+        if reasons and notices is not None:
+            notices.append(f"not using docker ({reasons[0]}); using {chosen.name}")
+        return chosen
     raise SandboxUnavailableError("no sandbox works here: " + " / ".join(reasons) +
                                   "; or pass --unsafe-no-sandbox to run generated code "
                                   "without one")

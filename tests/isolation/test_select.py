@@ -28,3 +28,12 @@ def test_auto_without_docker_takes_bwrap(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     assert select_sandbox(Settings(sandbox="auto")).name == "bwrap"
+
+
+def test_auto_says_why_it_passed_over_docker() -> None:
+    notices: list[str] = []
+    chosen = select_sandbox(Settings(sandbox="auto", docker_image="codegen-hook-sandbox:nope"),
+                            notices)
+    assert chosen.name == "bwrap"
+    assert len(notices) == 1 and notices[0].startswith("not using docker")
+    assert "codegen-hook sandbox build" in notices[0] or "does not answer" in notices[0]
