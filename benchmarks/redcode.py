@@ -743,7 +743,7 @@ def report(args: argparse.Namespace, sandbox: Sandbox, listeners: Listeners,
         python, image = sandbox.python, None
     else:
         assert isinstance(sandbox, DockerSandbox)
-        seccomp, profile = True, "Docker's default profile"
+        seccomp, profile = True, "codegen-hook deny-list as a Docker profile"
         python, image = f"python3 in {sandbox.image}", sandbox.image
     return {
         "benchmark": "redcode-exec",
