@@ -14,8 +14,6 @@ as root), so a fork bomb here cannot eat the process quota of the default uids.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import shutil
@@ -32,16 +30,21 @@ from typing import Any
 
 import pytest
 
-from codegen_hook.isolation.base import RunResult, SandboxJob
 from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.isolation.unsafe import UnsandboxedRunner
+from tests.isolation.escape_kit import (
+    DAEMON_REPORT, DAEMON_START, FILL_FUNCTION, FORK_BOMB, LIBC_CALL, MB,
+    MEMORY_BOMB_BODY, PROC_WRITERS, SMALL_FILES_BODY, WRITE_ATTEMPTS,
+    EscapeKit, assert_nobody_knocked, canary, check_stdout_flood, digest, failed,
+    host_free_bytes, live_host_processes, loopback_listener, notable_entries, plant_secret,
+    prelude, reported, run_holding_inheritable_fds, shared_host_file, spy_on_mkdtemp,
+    wait_for, world_readable_dir)
 
 AS_ROOT = os.geteuid() == 0
 ESCAPE_UID = 62100  # this module's base sandbox uid; a run gets ESCAPE_UID + slot
 UID_RANGE = range(ESCAPE_UID, ESCAPE_UID + 64)
 X86_64 = platform.machine() == "x86_64"
 SANDBOX_ENV = {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PWD"}
-MB = 1 << 20
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -51,110 +54,22 @@ needs_root = pytest.mark.skipif(
     not AS_ROOT, reason="the sandbox runs as a dedicated uid (with a process cap) only as root")
 needs_x86_64 = pytest.mark.skipif(not X86_64, reason="raw syscall numbers are x86_64's")
 
-# Shared by every payload: ARGS from argv[1], `attempt` turns a call into
-# "OK:<value>" or "FAILED:<errno name>", `report` prints the one JSON line.
-PRELUDE = '''\
-import ctypes, errno, fcntl, json, os, socket, sys, time
-ARGS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-def err(exc):
-    code = getattr(exc, "errno", None)
-    if isinstance(exc, OSError) and code:
-        return errno.errorcode.get(code, str(code))
-    return type(exc).__name__
-def attempt(fn, *args):
-    try:
-        value = fn(*args)
-    except Exception as exc:
-        return "FAILED:" + err(exc)
-    return "OK:" + repr(value)[:300]
-def read(path):
-    with open(path, "rb") as handle:
-        return handle.read(4096).decode("utf-8", "replace")
-def write(path, mode="w"):
-    with open(path, mode) as handle:
-        handle.write("escaped")
-    return path
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-def raw(number, *args):
-    ctypes.set_errno(0)
-    result = _libc.syscall(ctypes.c_long(number), *[ctypes.c_long(a) for a in args])
-    return [result, errno.errorcode.get(ctypes.get_errno(), "0")]
-def libc_call(name, *args):
-    function = getattr(_libc, name)
-    function.restype = ctypes.c_long
-    ctypes.set_errno(0)
-    result = function(*[ctypes.c_long(a) for a in args])
-    return [result, errno.errorcode.get(ctypes.get_errno(), "0")]
-def report(**fields):
-    print(json.dumps(fields), flush=True)
-'''
-
-
-def payload(body: str) -> str:
-    return PRELUDE + textwrap.dedent(body)
-
-
-def make_job(body: str, args: dict[str, Any] | None = None, **kwargs: Any) -> SandboxJob:
-    kwargs.setdefault("timeout", 5.0)
-    return SandboxJob(files={"escape.py": payload(body)}, entry="escape.py",
-                      args=(json.dumps(args or {}),), **kwargs)
-
-
-def reported(result: RunResult) -> dict[str, Any]:
-    """The payload's JSON line (the last stdout line that is one)."""
-    for line in reversed(result.stdout.splitlines()):
-        if line.startswith("{"):
-            data: dict[str, Any] = json.loads(line)
-            return data
-    raise AssertionError(f"no report: {result.verdict} {result.stdout[-500:]!r} "
-                         f"{result.stderr[-1500:]!r}")
-
-
-def run(sandbox: BwrapSandbox | UnsandboxedRunner, body: str,
-        args: dict[str, Any] | None = None, **kwargs: Any) -> tuple[RunResult, dict[str, Any]]:
-    result = sandbox.run(make_job(body, args, **kwargs))
-    assert result.verdict == "ok", (result.verdict, result.stderr[-2000:])
-    return result, reported(result)
-
-
-def failed(value: Any, *errnos: str) -> bool:
-    return isinstance(value, str) and value.startswith("FAILED:") and (
-        not errnos or value.split(":", 1)[1] in errnos)
+# Shared by every payload (escape_kit.prelude): ARGS from argv[1], `attempt` turns a
+# call into "OK:<value>" or "FAILED:<errno name>", `report` prints the one JSON line.
+PRELUDE = prelude("ctypes, errno, fcntl, json, os, socket, sys, time", LIBC_CALL)
+KIT = EscapeKit(PRELUDE, timeout=5.0)
+make_job, run = KIT.make_job, KIT.run
 
 
 def live_processes(uids: range = UID_RANGE) -> list[str]:
     """Live (not zombie) host processes whose real/effective/saved/fs uid is in `uids`."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{name}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        state = fields.get("State", "").split()
-        ids = [int(part) for part in fields.get("Uid", "").split()]
-        if state and state[0] not in ("Z", "X") and any(uid in uids for uid in ids):
-            found.append(f"{name} {fields.get('Name', '').strip()} {state[0]}")
-    return found
+    return [f"{pid} {name} {state}" for pid, name, state, ids in live_host_processes()
+            if any(uid in uids for uid in ids)]
 
 
 def wait_until_no_processes(patience: float = 5.0) -> list[str]:
-    deadline = time.monotonic() + patience
-    while (alive := live_processes()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    alive: list[str] = wait_for(live_processes, patience, interval=0.05)
     return alive
-
-
-def digest(path: Path) -> tuple[str, int, int]:
-    info = path.stat()
-    return hashlib.sha256(path.read_bytes()).hexdigest(), info.st_size, info.st_mtime_ns
-
-
-def canary() -> str:
-    return f"CANARY-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="module")
@@ -170,25 +85,13 @@ def no_seccomp() -> BwrapSandbox:
 @pytest.fixture
 def public_dir() -> Iterator[Path]:
     """A world-readable (0755) folder straight under /tmp that the host owns."""
-    folder = Path(tempfile.mkdtemp(prefix="codegen-escape-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from world_readable_dir()
 
 
 @pytest.fixture
 def made_dirs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every folder tempfile.mkdtemp made during the test (the job folders)."""
-    made: list[str] = []
-    real = tempfile.mkdtemp
-
-    def spy(*args: Any, **kwargs: Any) -> str:
-        path: str = real(*args, **kwargs)
-        made.append(path)
-        return path
-
-    monkeypatch.setattr(tempfile, "mkdtemp", spy)
-    yield made
+    yield spy_on_mkdtemp(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -232,24 +135,9 @@ def test_host_secrets_are_not_readable(
         needles = [line for line in host_lines if len(line) > 8]
     elif target == "root_dir":
         path = Path("/root")
-        needles = [name for name in os.listdir(path) if len(name) > 6 and name not in (
-            ".bashrc", ".profile", ".cache", ".config", ".local")]
-    elif target == "home_ssh_key":
-        path = isolated_home / ".ssh" / "id_rsa"
-        path.parent.mkdir(mode=0o700)
-        path.write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{secret}\n")
-        needles = [secret]
-    elif target == "public_tmp":
-        # world-readable all the way down: only the mount namespace keeps it out
-        path = public_dir / "secret.txt"
-        path.write_text(secret)
-        path.chmod(0o644)
-        needles = [secret]
+        needles = notable_entries(path)
     else:
-        data = Path(os.environ["CODEGEN_HOOK_DATA_DIR"])
-        data.mkdir(parents=True, exist_ok=True)
-        path = data / "token.txt"
-        path.write_text(secret)
+        path = plant_secret(target, secret, isolated_home, public_dir)
         needles = [secret]
     result, report = run(sandbox, READ_BODY, {"paths": [str(path)]})
     assert report["results"]
@@ -260,13 +148,7 @@ def test_host_secrets_are_not_readable(
 
 # -- writing outside the scratch folders --------------------------------------------
 
-WRITE_BODY = '''
-results = {}
-for path in ARGS["paths"]:
-    results[path] = attempt(write, path, "a")
-results["mkdir_usr"] = attempt(os.mkdir, ARGS["usr_dir"])
-results["chmod_job"] = attempt(os.chmod, "/job/escape.py", 0o777)
-results["host_r+"] = attempt(write, ARGS["host_file"], "r+")
+WRITE_BODY = WRITE_ATTEMPTS + '''\
 # re-creating the host folder inside only writes the sandbox's own /tmp
 os.makedirs(os.path.dirname(ARGS["host_file"]), exist_ok=True)
 results["host_shadow_copy"] = attempt(write, ARGS["host_file"], "w")
@@ -278,12 +160,7 @@ report(results=results)
 def test_writes_outside_scratch_fail_and_host_files_are_unchanged(
         sandbox: BwrapSandbox, public_dir: Path) -> None:
     tag = uuid.uuid4().hex
-    shared = public_dir / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    host_file = shared / "owned.txt"
-    host_file.write_text("original content\n")
-    host_file.chmod(0o666)
+    host_file = shared_host_file(public_dir)
     passwd = Path("/etc/passwd")
     before = digest(host_file), digest(passwd), digest(Path(os.path.realpath(sandbox.python)))
     paths = ["/job/escape.py", f"/job/new-{tag}.txt", f"/usr/lib/escape-{tag}.txt",
@@ -376,16 +253,8 @@ report(**result)
 '''
 
 
-def assert_nobody_knocked(listener: socket.socket) -> None:
-    with pytest.raises(BlockingIOError):
-        listener.accept()
-
-
 def test_host_loopback_listener_is_unreachable(sandbox: BwrapSandbox) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(5)
-        listener.setblocking(False)
+    with loopback_listener() as listener:
         result, report = run(sandbox, CONNECT_BODY, {"port": listener.getsockname()[1]})
         assert report["inet"] == "FAILED:EPERM"
         assert_nobody_knocked(listener)
@@ -418,15 +287,6 @@ def test_host_abstract_unix_socket_is_unreachable(sandbox: BwrapSandbox) -> None
 
 # -- resource exhaustion --------------------------------------------------------------
 
-FORK_BOMB = '''
-while True:
-    try:
-        os.fork()
-    except OSError:
-        pass
-'''
-
-
 @needs_root
 def test_fork_bomb_is_contained(sandbox: BwrapSandbox) -> None:
     bomb = sandbox.run(make_job(FORK_BOMB, timeout=3))
@@ -443,13 +303,7 @@ def test_fork_bomb_is_contained(sandbox: BwrapSandbox) -> None:
 
 
 def test_memory_bomb_is_stopped(sandbox: BwrapSandbox) -> None:
-    body = '''
-    hog = []
-    for _ in range(4096):  # 32 GiB at most, far past the limit
-        hog.append(bytearray(8 << 20))
-    report(allocated=len(hog))
-    '''
-    result = sandbox.run(make_job(body, timeout=5, memory_mb=128))
+    result = sandbox.run(make_job(MEMORY_BOMB_BODY, timeout=5, memory_mb=128))
     assert result.verdict in ("memory", "killed"), (result.verdict, result.stderr[-500:])
     assert "allocated" not in result.stdout
 
@@ -465,20 +319,7 @@ def test_long_sleep_is_a_timeout(sandbox: BwrapSandbox) -> None:
     assert "woke" not in result.stdout
 
 
-def host_free_bytes() -> int:
-    return shutil.disk_usage(tempfile.gettempdir()).free
-
-
-BIG_FILE_BODY = '''
-def fill(path, limit):
-    written, chunk = 0, b"x" * (1 << 20)
-    try:
-        with open(path, "wb", buffering=0) as out:
-            while written < limit:
-                written += out.write(chunk)
-    except OSError as exc:
-        return [written, err(exc)]
-    return [written, "none"]
+BIG_FILE_BODY = FILL_FUNCTION + '''\
 report(work=fill("/work/big", 256 << 20), tmp=fill("/tmp/big", 256 << 20))
 '''
 
@@ -497,18 +338,8 @@ def test_disk_fill_with_one_big_file_stops_in_the_scratch_tmpfs(sandbox: BwrapSa
 
 
 def test_disk_fill_with_many_small_files_stops(sandbox: BwrapSandbox) -> None:
-    body = '''
-    made, error, block = 0, "none", b"y" * 4096
-    try:
-        for made in range(50000):
-            with open(f"/work/f{made}", "wb") as out:
-                out.write(block)
-    except OSError as exc:
-        error = err(exc)
-    report(made=made, error=error)
-    '''
     free_before = host_free_bytes()
-    result, report = run(sandbox, body, timeout=20, memory_mb=128)
+    result, report = run(sandbox, SMALL_FILES_BODY, timeout=20, memory_mb=128)
     free_after = host_free_bytes()
     assert report["error"] == "ENOSPC", report
     assert report["made"] * 4096 <= 32 * MB  # the 32 MiB tmpfs filled, and no more
@@ -516,46 +347,19 @@ def test_disk_fill_with_many_small_files_stops(sandbox: BwrapSandbox) -> None:
 
 
 def test_stdout_flood_is_killed_and_truncated(sandbox: BwrapSandbox) -> None:
-    body = '''
-    chunk = "x" * (1 << 20)
-    for _ in range(200):  # 200 MiB
-        sys.stdout.write(chunk)
-    sys.stdout.flush()
-    report(flooded=True)
-    '''
-    limit = 64 * 1024
-    result = sandbox.run(make_job(body, timeout=10, output_limit=limit))
-    assert result.verdict == "killed"
-    assert result.truncated
-    assert 0 < len(result.stdout) + len(result.stderr) <= limit
-    assert "flooded" not in result.stdout
+    check_stdout_flood(KIT, sandbox, timeout=10)
 
 
 # -- processes that try to stay ------------------------------------------------------
 
-DAEMON_BODY = '''
-read_end, write_end = os.pipe()
-child = os.fork()
-if child == 0:
-    os.setsid()
-    if os.fork() != 0:
-        os._exit(0)
-    os.close(read_end)
-    os.write(write_end, str(os.getpid()).encode())
-    os.close(write_end)
-    quiet = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(quiet, fd)
+DAEMON_BODY = DAEMON_START + '''\
     signal_module = __import__("signal")
     for sig in (signal_module.SIGHUP, signal_module.SIGTERM, signal_module.SIGINT):
         signal_module.signal(sig, signal_module.SIG_IGN)
     time.sleep(30)
     write("/work/daemon-marker")
     os._exit(0)
-os.close(write_end)
-os.waitpid(child, 0)
-report(daemon=int(os.read(read_end, 32)), uid=os.getuid())
-'''
+''' + DAEMON_REPORT
 
 
 @needs_root
@@ -588,31 +392,7 @@ def test_environment_does_not_leak(sandbox: BwrapSandbox,
 
 
 def test_file_descriptors_do_not_leak(sandbox: BwrapSandbox, tmp_path: Path) -> None:
-    secret = canary()
-    path = tmp_path / "fd-secret.txt"
-    path.write_text(secret)
-    fd = os.open(path, os.O_RDONLY)
-    high = os.dup2(fd, 100, inheritable=True)  # an inheritable fd, as careless hosts leave
-    os.set_inheritable(fd, True)
-    body = '''
-    open_fds = []
-    for fd in range(3, 1024):
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue
-        open_fds.append([fd, attempt(os.readlink, f"/proc/self/fd/{fd}"),
-                         attempt(os.pread, fd, 200, 0)])
-    listed = {}
-    for name in os.listdir("/proc/self/fd"):
-        listed[name] = attempt(os.readlink, f"/proc/self/fd/{name}")
-    report(open_fds=open_fds, listed=listed)
-    '''
-    try:
-        result, report = run(sandbox, body)
-    finally:
-        os.close(fd)
-        os.close(high)
+    path, secret, result, report = run_holding_inheritable_fds(KIT, sandbox, tmp_path)
     assert report["open_fds"] == []
     extra = set(report["listed"]) - {"0", "1", "2"}
     assert len(extra) <= 1  # the descriptor that read /proc/self/fd itself
@@ -663,14 +443,7 @@ def test_proc_tricks_fail(sandbox: BwrapSandbox, tmp_path: Path, isolated_home: 
     core_pattern = Path("/proc/sys/kernel/core_pattern")
     core_before = core_pattern.read_bytes()
     host_init = Path("/proc/1/cmdline").read_bytes().split(b"\0")[0].decode()
-    body = '''
-    def write_proc(path):
-        with open(path, "w") as out:
-            out.write("|/work/escape %p")
-        return "written"
-    def open_for_write(path):
-        os.close(os.open(path, os.O_WRONLY))
-        return "opened"
+    body = PROC_WRITERS + textwrap.dedent('''\
     report(core_pattern=attempt(write_proc, "/proc/sys/kernel/core_pattern"),
            sysrq=attempt(open_for_write, "/proc/sysrq-trigger"),
            init_cmdline=read("/proc/1/cmdline").split("\\0")[0],
@@ -679,7 +452,7 @@ def test_proc_tricks_fail(sandbox: BwrapSandbox, tmp_path: Path, isolated_home: 
            init_root_list=attempt(os.listdir, "/proc/1/root"),
            pids=sorted(int(name) for name in os.listdir("/proc") if name.isdigit()),
            mountinfo=read("/proc/self/mountinfo"))
-    '''
+    ''')
     result, report = run(sandbox, body)
     assert failed(report["core_pattern"]) and failed(report["sysrq"])
     assert core_pattern.read_bytes() == core_before
@@ -763,10 +536,7 @@ def test_control_without_seccomp_inet_sockets_and_kernel_calls_work(
 
 def test_control_without_seccomp_the_network_namespace_still_holds(
         no_seccomp: BwrapSandbox) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(5)
-        listener.setblocking(False)
+    with loopback_listener() as listener:
         _, report = run(no_seccomp, CONNECT_BODY, {"port": listener.getsockname()[1]})
         assert failed(report["inet"], "ECONNREFUSED"), report  # its own loopback
         assert_nobody_knocked(listener)

@@ -21,11 +21,9 @@ under CI and a skip elsewhere (as in test_docker.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
-import shutil
 import socket
 import stat
 import subprocess
@@ -33,98 +31,38 @@ import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codegen_hook.errors import SandboxUnavailableError
-from codegen_hook.isolation.base import RunResult, SandboxJob
+from codegen_hook.isolation.base import SandboxJob
 from codegen_hook.isolation.docker import DEFAULT_IMAGE, DockerSandbox, docker_client
+from tests.isolation.escape_kit import (
+    DAEMON_REPORT, DAEMON_START, FILL_FUNCTION, FORK_BOMB, MB,
+    MEMORY_BOMB_BODY, PROC_WRITERS, SMALL_FILES_BODY, WRITE_ATTEMPTS,
+    EscapeKit, assert_nobody_knocked, canary, check_stdout_flood, digest, failed,
+    host_free_bytes, live_host_processes, loopback_listener, notable_entries, plant_secret,
+    prelude, reported, run_holding_inheritable_fds, shared_host_file, spy_on_mkdtemp,
+    wait_for, world_readable_dir)
 
 CONTAINER_UID = 60999  # DockerSandbox's uid, the same number on the host (no userns remap)
 X86_64 = platform.machine() == "x86_64"
 CONTAINER_ENV = {"PATH", "HOME", "LANG", "HOSTNAME"}
 # Files Docker itself bind-mounts into every container from its own per-container folder
 DOCKER_MANAGED = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
-MB = 1 << 20
+DOCKER_DATA = "/var/lib/docker"  # where the engine keeps images and containers
 
 needs_x86_64 = pytest.mark.skipif(not X86_64, reason="raw syscall numbers are x86_64's")
 
-# Shared by every payload (as in test_escapes.py): ARGS from argv[1], `attempt` turns a
-# call into "OK:<value>" or "FAILED:<errno name>", `report` prints the one JSON line.
-PRELUDE = '''\
-import ctypes, errno, json, os, signal, socket, subprocess, sys, time
-ARGS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-def err(exc):
-    code = getattr(exc, "errno", None)
-    if isinstance(exc, OSError) and code:
-        return errno.errorcode.get(code, str(code))
-    return type(exc).__name__
-def attempt(fn, *args):
-    try:
-        value = fn(*args)
-    except Exception as exc:
-        return "FAILED:" + err(exc)
-    return "OK:" + repr(value)[:300]
-def read(path):
-    with open(path, "rb") as handle:
-        return handle.read(4096).decode("utf-8", "replace")
-def write(path, mode="w"):
-    with open(path, mode) as handle:
-        handle.write("escaped")
-    return path
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-def raw(number, *args):
-    ctypes.set_errno(0)
-    result = _libc.syscall(ctypes.c_long(number), *[ctypes.c_long(a) for a in args])
-    return [result, errno.errorcode.get(ctypes.get_errno(), "0")]
-def report(**fields):
-    print(json.dumps(fields), flush=True)
-'''
-
-
-def payload(body: str) -> str:
-    return PRELUDE + textwrap.dedent(body)
-
-
-def make_job(body: str, args: dict[str, Any] | None = None, **kwargs: Any) -> SandboxJob:
-    kwargs.setdefault("timeout", 10.0)
-    return SandboxJob(files={"escape.py": payload(body)}, entry="escape.py",
-                      args=(json.dumps(args or {}),), **kwargs)
-
-
-def reported(result: RunResult) -> dict[str, Any]:
-    """The payload's JSON line (the last stdout line that is one)."""
-    for line in reversed(result.stdout.splitlines()):
-        if line.startswith("{"):
-            data: dict[str, Any] = json.loads(line)
-            return data
-    raise AssertionError(f"no report: {result.verdict} {result.stdout[-500:]!r} "
-                         f"{result.stderr[-1500:]!r}")
-
-
-def run(sandbox: DockerSandbox, body: str, args: dict[str, Any] | None = None,
-        **kwargs: Any) -> tuple[RunResult, dict[str, Any]]:
-    result = sandbox.run(make_job(body, args, **kwargs))
-    assert result.verdict == "ok", (result.verdict, result.stderr[-2000:])
-    return result, reported(result)
-
-
-def failed(value: Any, *errnos: str) -> bool:
-    return isinstance(value, str) and value.startswith("FAILED:") and (
-        not errnos or value.split(":", 1)[1] in errnos)
-
-
-def digest(path: Path) -> tuple[str, int, int]:
-    info = path.stat()
-    return hashlib.sha256(path.read_bytes()).hexdigest(), info.st_size, info.st_mtime_ns
-
-
-def canary() -> str:
-    return f"CANARY-{uuid.uuid4().hex}"
+# Shared by every payload (as in test_escapes.py; escape_kit.prelude): ARGS from argv[1],
+# `attempt` turns a call into "OK:<value>" or "FAILED:<errno name>", `report` prints the
+# one JSON line.
+PRELUDE = prelude("ctypes, errno, json, os, signal, socket, subprocess, sys, time")
+KIT = EscapeKit(PRELUDE, timeout=10.0)
+payload, make_job, run = KIT.payload, KIT.make_job, KIT.run
 
 
 def container_ids(client: Any, **filters: str) -> set[str]:
@@ -135,36 +73,14 @@ def host_processes(cids: Iterable[str] = (), uid: int | None = None) -> list[str
     """Live (not zombie) host processes in one of these containers' cgroups, or with
     `uid` as their real/effective/saved/fs uid."""
     found, cids = [], tuple(cids)
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for pid, name, state, ids in live_host_processes():
         try:
-            status = Path(f"/proc/{name}/status").read_text()
-            cgroup = Path(f"/proc/{name}/cgroup").read_text()
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        state = fields.get("State", "").split()
-        if not state or state[0] in ("Z", "X"):
-            continue
-        ids = [int(part) for part in fields.get("Uid", "").split()]
         if any(cid in cgroup for cid in cids) or (uid is not None and uid in ids):
-            found.append(f"{name} {fields.get('Name', '').strip()} {state[0]} {ids}")
+            found.append(f"{pid} {name} {state} {ids}")
     return found
-
-
-def wait_for(check: Callable[[], Any], patience: float) -> Any:
-    """`check()` until it is falsy or `patience` seconds passed; its last value."""
-    deadline = time.monotonic() + patience
-    while (value := check()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return value
-
-
-def host_free_bytes() -> int:
-    return min(shutil.disk_usage(tempfile.gettempdir()).free,
-               shutil.disk_usage("/var/lib/docker").free
-               if os.path.isdir("/var/lib/docker") else 1 << 62)
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +100,7 @@ def sandbox() -> DockerSandbox:
 @pytest.fixture
 def public_dir() -> Iterator[Path]:
     """A world-readable (0755) folder straight under /tmp that the host owns."""
-    folder = Path(tempfile.mkdtemp(prefix="codegen-escape-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from world_readable_dir()
 
 
 @pytest.fixture(autouse=True)
@@ -211,16 +124,7 @@ def created(sandbox: DockerSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator
 @pytest.fixture
 def job_dirs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every folder tempfile.mkdtemp made during the test (the job folders)."""
-    made: list[str] = []
-    real = tempfile.mkdtemp
-
-    def spy(*args: Any, **kwargs: Any) -> str:
-        path: str = real(*args, **kwargs)
-        made.append(path)
-        return path
-
-    monkeypatch.setattr(tempfile, "mkdtemp", spy)
-    return made
+    return spy_on_mkdtemp(monkeypatch)
 
 
 def test_the_container_is_created_hardened(sandbox: DockerSandbox, tmp_path: Path) -> None:
@@ -272,25 +176,10 @@ def test_secrets_are_not_readable(sandbox: DockerSandbox, isolated_home: Path,
         errno_expected = ("EACCES",)
     elif target == "root_dir":
         path = Path("/root")
-        needles = [name for name in os.listdir(path) if len(name) > 6 and name not in (
-            ".bashrc", ".profile", ".cache", ".config", ".local")]
+        needles = notable_entries(path)
         errno_expected = ("EACCES",)  # the image's /root is 0700
-    elif target == "home_ssh_key":
-        path = isolated_home / ".ssh" / "id_rsa"
-        path.parent.mkdir(mode=0o700)
-        path.write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{secret}\n")
-        needles = []
-    elif target == "public_tmp":
-        # world-readable all the way down: only the container's own root keeps it out
-        path = public_dir / "secret.txt"
-        path.write_text(secret)
-        path.chmod(0o644)
-        needles = []
     else:
-        data = Path(os.environ["CODEGEN_HOOK_DATA_DIR"])
-        data.mkdir(parents=True, exist_ok=True)
-        path = data / "token.txt"
-        path.write_text(secret)
+        path = plant_secret(target, secret, isolated_home, public_dir)
         needles = []
     result, report = run(sandbox, READ_BODY, {"paths": [str(path)]})
     assert report["uid"] == CONTAINER_UID
@@ -340,13 +229,7 @@ def test_only_the_job_folder_of_the_host_is_mounted(sandbox: DockerSandbox,
 
 # -- writing outside the scratch folders --------------------------------------------
 
-WRITE_BODY = '''
-results = {}
-for path in ARGS["paths"]:
-    results[path] = attempt(write, path, "a")
-results["mkdir_usr"] = attempt(os.mkdir, ARGS["usr_dir"])
-results["chmod_job"] = attempt(os.chmod, "/job/escape.py", 0o777)
-results["host_r+"] = attempt(write, ARGS["host_file"], "r+")
+WRITE_BODY = WRITE_ATTEMPTS + '''\
 results["work"] = attempt(write, "/work/fine.txt", "w")
 results["tmp"] = attempt(write, "/tmp/fine.txt", "w")
 report(results=results)
@@ -356,12 +239,7 @@ report(results=results)
 def test_writes_outside_scratch_fail_and_host_files_are_unchanged(
         sandbox: DockerSandbox, public_dir: Path) -> None:
     tag = uuid.uuid4().hex
-    shared = public_dir / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    host_file = shared / "owned.txt"
-    host_file.write_text("original content\n")
-    host_file.chmod(0o666)
+    host_file = shared_host_file(public_dir)
     watched = [host_file, Path("/etc/passwd"), Path("/etc/hosts")]
     before = [digest(path) for path in watched]
     paths = ["/job/escape.py", f"/job/new-{tag}.txt", f"/escape-{tag}.txt",
@@ -440,8 +318,7 @@ def test_outbound_network_fails(sandbox: DockerSandbox,
         listener.listen(5)
         listener.setblocking(False)
         result, report = run(sandbox, NETWORK_BODY, {"port": listener.getsockname()[1]})
-        with pytest.raises(BlockingIOError):
-            listener.accept()
+        assert_nobody_knocked(listener)
     assert report.pop("interfaces") == ["lo"]  # network_mode none: loopback only
     for name in ("tcp4", "udp4", "tcp6", "udp6", "bridge"):
         assert failed(report[name]), (name, report)
@@ -476,21 +353,12 @@ report(**result)
 '''
 
 
-def loopback_listener() -> socket.socket:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.setblocking(False)
-    return listener
-
-
 def test_host_loopback_listener_is_unreachable(sandbox: DockerSandbox) -> None:
     with loopback_listener() as listener:
         result, report = run(sandbox, CONNECT_BODY, {"port": listener.getsockname()[1]})
         # EPERM: our seccomp profile refuses AF_INET sockets outright
         assert failed(report["inet"], "EPERM", "ECONNREFUSED"), report
-        with pytest.raises(BlockingIOError):
-            listener.accept()
+        assert_nobody_knocked(listener)
 
 
 def test_host_unix_sockets_are_not_reachable(sandbox: DockerSandbox, public_dir: Path) -> None:
@@ -513,19 +381,10 @@ def test_host_unix_sockets_are_not_reachable(sandbox: DockerSandbox, public_dir:
             assert failed(report[socket_path], "ENOENT"), (socket_path, report)
         assert failed(report["abstract"], "ECONNREFUSED"), report
         for sock in (listener, abstract):
-            with pytest.raises(BlockingIOError):
-                sock.accept()
+            assert_nobody_knocked(sock)
 
 
 # -- resource exhaustion --------------------------------------------------------------
-
-FORK_BOMB = '''
-while True:
-    try:
-        os.fork()
-    except OSError:
-        pass
-'''
 
 COUNTED_FORKS = '''
 made, error = 0, "none"
@@ -557,13 +416,7 @@ def test_fork_bomb_is_contained_by_the_pids_limit(sandbox: DockerSandbox,
 
 
 def test_memory_bomb_is_stopped(sandbox: DockerSandbox) -> None:
-    body = '''
-    hog = []
-    for _ in range(4096):  # 32 GiB at most, far past the limit
-        hog.append(bytearray(8 << 20))
-    report(allocated=len(hog))
-    '''
-    result = sandbox.run(make_job(body, timeout=10, memory_mb=128))
+    result = sandbox.run(make_job(MEMORY_BOMB_BODY, timeout=10, memory_mb=128))
     assert result.verdict == "memory", (result.verdict, result.stderr[-500:])
     assert "allocated" not in result.stdout
 
@@ -581,16 +434,7 @@ def test_long_sleep_is_a_timeout(sandbox: DockerSandbox) -> None:
     assert result.seconds < 1 + 10
 
 
-BIG_FILE_BODY = '''
-def fill(path, limit):
-    written, chunk = 0, b"x" * (1 << 20)
-    try:
-        with open(path, "wb", buffering=0) as out:
-            while written < limit:
-                written += out.write(chunk)
-    except OSError as exc:
-        return [written, err(exc)]
-    return [written, "none"]
+BIG_FILE_BODY = FILL_FUNCTION + '''\
 results = {}
 for place in ("/work", "/tmp", "/dev/shm"):
     results[place] = fill(place + "/big", 256 << 20)
@@ -600,9 +444,9 @@ report(**results)
 
 
 def test_disk_fill_with_one_big_file_stops(sandbox: DockerSandbox) -> None:
-    free_before = host_free_bytes()
+    free_before = host_free_bytes(DOCKER_DATA)
     result, report = run(sandbox, BIG_FILE_BODY, timeout=30, memory_mb=384)
-    free_after = host_free_bytes()
+    free_after = host_free_bytes(DOCKER_DATA)
     for place in ("/work", "/tmp", "/dev/shm"):
         written, error = report[place]
         # RLIMIT_FSIZE (64 MiB) under the 96 MiB scratch tmpfs; Docker's 64 MiB /dev/shm
@@ -613,63 +457,26 @@ def test_disk_fill_with_one_big_file_stops(sandbox: DockerSandbox) -> None:
 
 
 def test_disk_fill_with_many_small_files_stops(sandbox: DockerSandbox) -> None:
-    body = '''
-    made, error, block = 0, "none", b"y" * 4096
-    try:
-        for made in range(50000):
-            with open(f"/work/f{made}", "wb") as out:
-                out.write(block)
-    except OSError as exc:
-        error = err(exc)
-    report(made=made, error=error)
-    '''
-    free_before = host_free_bytes()
-    result, report = run(sandbox, body, timeout=30, memory_mb=128)
-    free_after = host_free_bytes()
+    free_before = host_free_bytes(DOCKER_DATA)
+    result, report = run(sandbox, SMALL_FILES_BODY, timeout=30, memory_mb=128)
+    free_after = host_free_bytes(DOCKER_DATA)
     assert report["error"] == "ENOSPC", report
     assert 0 < report["made"] * 4096 <= 32 * MB  # the 32 MiB tmpfs filled, and no more
     assert free_before - free_after < 16 * MB
 
 
 def test_stdout_flood_is_killed_and_truncated(sandbox: DockerSandbox) -> None:
-    body = '''
-    chunk = "x" * (1 << 20)
-    for _ in range(200):  # 200 MiB
-        sys.stdout.write(chunk)
-    sys.stdout.flush()
-    report(flooded=True)
-    '''
-    limit = 64 * 1024
-    result = sandbox.run(make_job(body, timeout=20, output_limit=limit))
-    assert result.verdict == "killed"
-    assert result.truncated
-    assert 0 < len(result.stdout) + len(result.stderr) <= limit
-    assert "flooded" not in result.stdout
+    check_stdout_flood(KIT, sandbox, timeout=20)
 
 
 # -- processes that try to stay ------------------------------------------------------
 
-DAEMON_BODY = '''
-read_end, write_end = os.pipe()
-child = os.fork()
-if child == 0:
-    os.setsid()
-    if os.fork() != 0:
-        os._exit(0)
-    os.close(read_end)
-    os.write(write_end, str(os.getpid()).encode())
-    os.close(write_end)
-    quiet = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(quiet, fd)
+DAEMON_BODY = DAEMON_START + '''\
     for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
     time.sleep(30)
     os._exit(0)
-os.close(write_end)
-os.waitpid(child, 0)
-report(daemon=int(os.read(read_end, 32)), uid=os.getuid())
-'''
+''' + DAEMON_REPORT
 
 
 def test_double_forked_daemon_does_not_outlive_the_run(sandbox: DockerSandbox,
@@ -710,31 +517,7 @@ def test_environment_does_not_leak(sandbox: DockerSandbox,
 
 
 def test_file_descriptors_do_not_leak(sandbox: DockerSandbox, tmp_path: Path) -> None:
-    secret = canary()
-    path = tmp_path / "fd-secret.txt"
-    path.write_text(secret)
-    fd = os.open(path, os.O_RDONLY)
-    high = os.dup2(fd, 100, inheritable=True)  # an inheritable fd, as careless hosts leave
-    os.set_inheritable(fd, True)
-    body = '''
-    open_fds = []
-    for fd in range(3, 1024):
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue
-        open_fds.append([fd, attempt(os.readlink, f"/proc/self/fd/{fd}"),
-                         attempt(os.pread, fd, 200, 0)])
-    listed = {}
-    for name in os.listdir("/proc/self/fd"):
-        listed[name] = attempt(os.readlink, f"/proc/self/fd/{name}")
-    report(open_fds=open_fds, listed=listed)
-    '''
-    try:
-        result, report = run(sandbox, body)
-    finally:
-        os.close(fd)
-        os.close(high)
+    path, secret, result, report = run_holding_inheritable_fds(KIT, sandbox, tmp_path)
     assert report["open_fds"] == []
     extra = set(report["listed"]) - {"0", "1", "2"}
     assert len(extra) == 1  # the descriptor that read /proc/self/fd itself
@@ -887,20 +670,13 @@ def test_proc_tricks_fail(sandbox: DockerSandbox, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CANARY_SECRET", secret)
     core_pattern = Path("/proc/sys/kernel/core_pattern")
     core_before = core_pattern.read_bytes()
-    body = '''
-    def write_proc(path):
-        with open(path, "w") as out:
-            out.write("|/work/escape %p")
-        return "written"
-    def open_for_write(path):
-        os.close(os.open(path, os.O_WRONLY))
-        return "opened"
+    body = PROC_WRITERS + textwrap.dedent('''\
     report(core_pattern=attempt(write_proc, "/proc/sys/kernel/core_pattern"),
            sysrq=attempt(open_for_write, "/proc/sysrq-trigger"),
            init_cmdline=read("/proc/1/cmdline").split("\\0"),
            init_env=attempt(read, "/proc/1/environ"),
            pids=sorted(int(name) for name in os.listdir("/proc") if name.isdigit()))
-    '''
+    ''')
     result, report = run(sandbox, body)
     assert failed(report["core_pattern"], "EROFS", "EACCES"), report
     no_sysrq = () if Path("/proc/sysrq-trigger").exists() else ("ENOENT",)  # not built in
