@@ -14,7 +14,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from codegen_hook.isolation import probe_sandbox, select_sandbox
 from codegen_hook.isolation.base import RunResult, SandboxJob
 from codegen_hook.isolation.bwrap import BwrapSandbox, readable_by
 from codegen_hook.isolation.unsafe import UnsandboxedRunner
+from tests.isolation.escape_kit import spy_on_mkdtemp
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -62,18 +63,9 @@ def job_dirs(prefix: str = "codegen-hook-job-") -> set[str]:
 
 
 @pytest.fixture
-def made_dirs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def made_dirs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every folder tempfile.mkdtemp made during the test (the job folders)."""
-    made: list[str] = []
-    real = tempfile.mkdtemp
-
-    def spy(*args: Any, **kwargs: Any) -> str:
-        path: str = real(*args, **kwargs)
-        made.append(path)
-        return path
-
-    monkeypatch.setattr(tempfile, "mkdtemp", spy)
-    yield made
+    return spy_on_mkdtemp(monkeypatch)
 
 
 # Without a sandbox uid (not root) no process cap applies (Limits.processes is None):

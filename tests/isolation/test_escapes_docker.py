@@ -37,9 +37,8 @@ from typing import Any
 
 import pytest
 
-from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import SandboxJob
-from codegen_hook.isolation.docker import DEFAULT_IMAGE, DockerSandbox, docker_client
+from codegen_hook.isolation.docker import DEFAULT_IMAGE, DockerSandbox
 from tests.isolation.escape_kit import (
     DAEMON_REPORT, DAEMON_START, FILL_FUNCTION, FORK_BOMB, MB,
     MEMORY_BOMB_BODY, PROC_WRITERS, SMALL_FILES_BODY, WRITE_ATTEMPTS,
@@ -84,17 +83,8 @@ def host_processes(cids: Iterable[str] = (), uid: int | None = None) -> list[str
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> DockerSandbox:
-    try:
-        client = docker_client()
-    except SandboxUnavailableError as exc:
-        pytest.skip(f"no Docker engine here: {exc}")
-    try:
-        return DockerSandbox(DEFAULT_IMAGE, client)
-    except SandboxUnavailableError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must build the image first: {exc}")
-        pytest.skip(str(exc))
+def sandbox(docker_sandbox: DockerSandbox) -> DockerSandbox:
+    return docker_sandbox
 
 
 @pytest.fixture
