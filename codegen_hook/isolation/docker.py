@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from codegen_hook.errors import SandboxUnavailableError
-from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob, Verdict
-from codegen_hook.isolation.process import release_job_files, write_job_files
+from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
+from codegen_hook.isolation.process import finish_run, release_job_files, write_job_files
 from codegen_hook.isolation.seccomp import docker_seccomp_profile
 
 __all__ = ["DEFAULT_IMAGE", "DockerSandbox", "build_image", "docker_client"]
@@ -139,8 +139,9 @@ class DockerSandbox(Sandbox):
             stream.join()
             state = self.client.api.inspect_container(container.id)["State"]
             code = None if timed_out else state.get("ExitCode")
-            return _result(job, stream, code, timed_out, bool(state.get("OOMKilled")),
-                           time.perf_counter() - start)
+            return finish_run(job, stream.out, stream.err, code, timed_out, stream.flooded,
+                              time.perf_counter() - start, self.name,
+                              oom=bool(state.get("OOMKilled")))
         finally:
             if container is not None:
                 container.remove(force=True)
@@ -161,34 +162,6 @@ def _wait_for_exit(api: Any, container_id: str, seconds: float) -> bool:
 
     threading.Thread(target=wait, daemon=True).start()
     return done.wait(max(0.0, seconds))
-
-
-def _result(job: SandboxJob, stream: _Stream, code: int | None, timed_out: bool, oom: bool,
-            seconds: float) -> RunResult:
-    out = b"".join(stream.out)[: job.output_limit]
-    err = b"".join(stream.err)[: max(0, job.output_limit - len(out))]
-    stderr = err.decode("utf-8", "replace")
-    verdict: Verdict
-    if timed_out:
-        verdict = "timeout"
-    elif stream.flooded:
-        verdict = "killed"
-    elif oom or "MemoryError" in stderr[-2000:]:
-        verdict = "memory"
-    elif code == 0:
-        verdict = "ok"
-    elif code is not None and code > 128:
-        verdict = "timeout" if code == 128 + 24 else "killed"  # 24: SIGXCPU
-    else:
-        verdict = "error"
-    notes = []
-    if stream.flooded:
-        notes.append(f"output passed {job.output_limit} bytes; the run was stopped")
-    if timed_out:
-        notes.append(f"no result within {job.timeout:g} s; the container was killed")
-    return RunResult(verdict=verdict, exit_code=code, stdout=out.decode("utf-8", "replace"),
-                     stderr=stderr, seconds=seconds, sandbox="docker",
-                     truncated=stream.flooded, notes=notes)
 
 
 def build_image(offline: bool, image: str = DEFAULT_IMAGE) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from codegen_hook.isolation.base import RunResult, SandboxJob, Verdict
 
-__all__ = ["Limits", "release_job_files", "run_untrusted_process", "write_job_files"]
+__all__ = ["Limits", "classify", "finish_run", "release_job_files", "run_untrusted_process",
+           "write_job_files"]
 
 _MB = 1 << 20
 
@@ -79,20 +80,49 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _classify(code: int | None, stderr: str, timed_out: bool, flooded: bool) -> Verdict:
+def _signal_of(code: int | None) -> int | None:
+    """The signal that ended a run: negative from Popen, 128+N from bwrap and docker."""
+    if code is None:
+        return None
+    if code < 0:
+        return -code
+    return code - 128 if 128 < code <= 128 + 64 else None
+
+
+def classify(code: int | None, stderr: str, timed_out: bool, flooded: bool,
+             oom: bool = False) -> Verdict:
+    """One verdict rule for every backend."""
     if timed_out:
         return "timeout"
     if flooded:
         return "killed"
     if code == 0:
         return "ok"
-    if "MemoryError" in stderr[-2000:] or code == -signal.SIGKILL:
-        return "memory" if "MemoryError" in stderr[-2000:] else "killed"
-    if code is not None and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+    if oom or "MemoryError" in stderr[-2000:]:
+        return "memory"
+    signal_number = _signal_of(code)
+    if signal_number == signal.SIGXCPU:
         return "timeout"
-    if code is not None and code < 0:
-        return "killed"
-    return "error"
+    return "error" if signal_number is None else "killed"
+
+
+def finish_run(job: SandboxJob, out_chunks: list[bytes], err_chunks: list[bytes],
+               code: int | None, timed_out: bool, flooded: bool, seconds: float,
+               sandbox: str, oom: bool = False) -> RunResult:
+    """The RunResult of a finished run: output within the job's limit (stdout first),
+    the verdict, and notes on why a run was stopped."""
+    out = b"".join(out_chunks)[: job.output_limit]
+    err = b"".join(err_chunks)[: max(0, job.output_limit - len(out))]
+    stderr = err.decode("utf-8", "replace")
+    verdict = classify(code, stderr, timed_out, flooded, oom)
+    notes = []
+    if flooded:
+        notes.append(f"output passed {job.output_limit} bytes; the run was stopped")
+    if verdict == "timeout":
+        notes.append(f"no result within {job.timeout:g} s; the run was stopped")
+    return RunResult(verdict=verdict, exit_code=code, stdout=out.decode("utf-8", "replace"),
+                     stderr=stderr, seconds=seconds, sandbox=sandbox, truncated=flooded,
+                     notes=notes)
 
 
 def _read_capped(proc: subprocess.Popen[bytes], deadline: float,
@@ -146,15 +176,5 @@ def run_untrusted_process(argv: Sequence[str], job: SandboxJob, limits: Limits, 
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
             pipe.close()
-    out = b"".join(chunks[1])[: job.output_limit]
-    err = b"".join(chunks[2])[: max(0, job.output_limit - len(out))]
-    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    verdict = _classify(code, stderr, timed_out, flooded)
-    notes = []
-    if flooded:
-        notes.append(f"output passed {job.output_limit} bytes; the run was stopped")
-    if verdict == "timeout":
-        notes.append(f"no result within {job.timeout:g} s; the run was stopped")
-    return RunResult(verdict=verdict, exit_code=code, stdout=stdout, stderr=stderr,
-                     seconds=time.perf_counter() - start, sandbox=name, truncated=flooded,
-                     notes=notes)
+    return finish_run(job, chunks[1], chunks[2], code, timed_out, flooded,
+                      time.perf_counter() - start, name)
