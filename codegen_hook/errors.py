@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "EgressRefusedError",
     "FileChangedError",
+    "IndexStoreError",
     "ModelError",
     "ModelNotFoundError",
     "SandboxUnavailableError",
@@ -36,6 +37,10 @@ class SourceError(CodegenHookError):
 
 class FileChangedError(SourceError):
     """The file changed on disk while the hook was working on it."""
+
+
+class IndexStoreError(CodegenHookError):
+    """The repository index's store cannot be read or written."""
 
 
 class ModelError(CodegenHookError):
