@@ -41,7 +41,12 @@ class Settings:
     candidates: int = 3                   # first round: one greedy, the rest sampled
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
-    checks: tuple[str, ...] = ("flake8", "mypy")
+    checks: tuple[str, ...] = ("flake8", "mypy", "style")
+    style: str = "report"                 # report | enforce (style findings block)
+    index: bool = True                    # refresh the repo index before filling
+    context_tokens: int = 400             # retrieved repo code in the prompt; 0: none
+    index_exclude: tuple[str, ...] = ()   # fnmatch patterns, relative to the repo root
+    index_max_file_bytes: int = 1_000_000
     on_failure: str = "block"             # block | warn
     write_unverified: bool = False
     sandbox: str = "auto"                 # auto | docker | bwrap
@@ -54,16 +59,19 @@ class Settings:
     data_dir: str = ""                    # empty: $XDG_DATA_HOME/codegen-hook
 
     _CHOICES = {"backend": ("llama-cpp", "openai"), "on_failure": ("block", "warn"),
-                "sandbox": ("auto", "docker", "bwrap")}
+                "sandbox": ("auto", "docker", "bwrap"), "style": ("report", "enforce")}
 
     def validated(self) -> "Settings":
         for key, allowed in self._CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"setting {key} = {getattr(self, key)!r}: use one of "
                                   f"{', '.join(allowed)}")
-        for key in ("n_ctx", "max_tokens", "max_rounds", "memory_mb", "candidates"):
+        for key in ("n_ctx", "max_tokens", "max_rounds", "memory_mb", "candidates",
+                    "index_max_file_bytes"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
+        if self.context_tokens < 0:
+            raise ConfigError("setting context_tokens must be 0 (no retrieval) or more")
         if self.timeout <= 0:
             raise ConfigError("setting timeout must be a positive number of seconds")
         return self

@@ -9,7 +9,10 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from codegen_hook.index.style import StyleProfile
 
 __all__ = ["Check", "CheckContext", "Finding"]
 
@@ -21,9 +24,11 @@ class Finding:
     col: int
     code: str
     message: str
+    blocking: bool = True   # False: reported, but it does not stop verification
 
     def render(self) -> str:
-        return f"{self.check} {self.code} line {self.line}: {self.message}"
+        note = "" if self.blocking else " (reported only)"
+        return f"{self.check} {self.code} line {self.line}: {self.message}{note}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class CheckContext:
     last_line: int
     cache_dir: Path
     example_sources: tuple[str, ...] = ()
+    style: "StyleProfile | None" = None   # the repository's style, mined from its index
 
     def owns(self, line: int) -> bool:
         return self.first_line <= line <= self.last_line
