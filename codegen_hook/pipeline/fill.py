@@ -21,6 +21,7 @@ from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.examples import (docstring_examples, examples_job,
                                             read_example_results)
+from codegen_hook.pipeline.context import RepoContext
 from codegen_hook.pipeline.extract import ExtractedCode, extract_body
 from codegen_hook.pipeline.outcome import Candidate, Event, Outcome, OutcomeVerdict
 from codegen_hook.pipeline.prompts import repair_messages, stub_messages
@@ -82,7 +83,7 @@ def _feedback(candidate: Candidate) -> str:
         else:
             lines.append(f"{call} returned {result.got.strip() or '(nothing)'}, "
                          f"expected {result.want.strip()}")
-    lines += [finding.render() for finding in candidate.findings]
+    lines += [finding.render() for finding in candidate.blocking_findings]
     return "\n".join(lines)
 
 
@@ -116,6 +117,7 @@ class StubFiller:
     root: Path
     cache_dir: Path
     progress: Callable[[Event], None] | None = None
+    repo: RepoContext | None = None
     _timings: dict[str, float] = field(default_factory=dict)
 
     def _event(self, kind: str, path: Path, stub: Stub, message: str) -> None:
@@ -157,8 +159,9 @@ class StubFiller:
         first = stub.ellipsis_line
         context = CheckContext(
             path=source.path, root=self.root, first_line=first,
-            last_line=first + cand.body.count("\n"), cache_dir=self.cache_dir,
-            example_sources=tuple(e.source for e in docstring_examples(stub)))
+            last_line=first + cand.body.strip("\n").count("\n"), cache_dir=self.cache_dir,
+            example_sources=tuple(e.source for e in docstring_examples(stub)),
+            style=self.repo.style if self.repo else None)
         start = time.perf_counter()
         for check in self.checks:
             # Static tools cost seconds; run them only on a body that passes its tests.
@@ -188,7 +191,9 @@ class StubFiller:
         own failures (those are reasons), only for broken configuration."""
         self._timings = {}
         start = time.perf_counter()
-        base = stub_messages(stub, source.text, source.path)
+        related, hits = self.repo.for_stub(source.path, stub) if self.repo else ("", [])
+        self._tick("retrieve_s", start)
+        base = stub_messages(stub, source.text, source.path, related)
         tried: list[Candidate] = []
         winner: Candidate | None = None
         error = ""
@@ -208,7 +213,9 @@ class StubFiller:
         except CodegenHookError as exc:
             error = str(exc)
         self._timings["total_s"] = time.perf_counter() - start
-        return self._outcome(source, stub, tried, winner, error)
+        outcome = self._outcome(source, stub, tried, winner, error)
+        outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
+        return outcome
 
     def _outcome(self, source: SourceFile, stub: Stub, tried: list[Candidate],
                  winner: Candidate | None, error: str) -> Outcome:

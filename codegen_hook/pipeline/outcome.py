@@ -35,15 +35,20 @@ class Candidate:
         return sum(not r.passed for r in self.examples.results)
 
     @property
+    def blocking_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocking]
+
+    @property
     def passed_everything(self) -> bool:
-        return (not self.problem and not self.findings and self.examples is not None
+        return (not self.problem and not self.blocking_findings and self.examples is not None
                 and not self.examples.problem and bool(self.examples.results)
                 and self.failed_examples == 0)
 
     def badness(self) -> tuple[int, int, int, int]:
         """Lower is better: usable code first, then fewer failing examples and findings."""
         broken = bool(self.problem) or self.examples is None or bool(self.examples.problem)
-        return (int(not self.body), int(broken), self.failed_examples, len(self.findings))
+        return (int(not self.body), int(broken), self.failed_examples,
+                len(self.blocking_findings))
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Outcome:
     written: bool = False
     body: str = ""
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    retrieved: list[str] = field(default_factory=list)   # "path::qualname" put in the prompt
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -52,9 +52,13 @@ def _stub_block(stub: Stub) -> str:
     return f"class {stub.class_names[-1]}:\n" + stub.source.rstrip()
 
 
-def stub_messages(stub: Stub, text: str, path: Path) -> list[Message]:
+def stub_messages(stub: Stub, text: str, path: Path, related: str = "") -> list[Message]:
+    """The request for one stub: `related` is code retrieved from elsewhere in the repo."""
     context = module_context(text, stub)
     parts = []
+    if related.strip():
+        parts.append("Elsewhere in this repository (call these where they fit; import "
+                     f"them inside the function):\n```python\n{related}\n```\n")
     if context.strip():
         parts.append(f"The module `{path.name}` contains:\n```python\n{context}\n```\n")
     parts.append(f"Complete this function:\n```python\n{_stub_block(stub)}\n```")

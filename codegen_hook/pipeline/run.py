@@ -17,6 +17,7 @@ from codegen_hook.checks.base import Check
 from codegen_hook.config import Settings
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
+from codegen_hook.pipeline.context import RepoContext, prepare_repo_context
 from codegen_hook.pipeline.fill import StubFiller
 from codegen_hook.pipeline.outcome import Event, Outcome
 from codegen_hook.stubs import SkippedStub, SourceFile, Stub, find_stubs, splice_bodies
@@ -37,6 +38,7 @@ class FileReport:
 class FillReport:
     files: list[FileReport] = field(default_factory=list)
     check_only: bool = False
+    index: dict[str, Any] | None = None   # what refreshing the repo index did
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -54,6 +56,7 @@ class FillReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "index": self.index,
             "stubs": [o.to_json() for o in self.outcomes],
             "skipped": [{"file": f.path, "qualname": s.qualname, "line": s.line,
                          "reason": s.reason} for f in self.files for s in f.skipped],
@@ -71,14 +74,36 @@ class _Parts:
     make_sandbox: Callable[[], Sandbox]
     checks: list[Check]
     filler: StubFiller | None = None
+    repo: RepoContext | None = None
 
     def get(self, settings: Settings, root: Path, cache_dir: Path,
             progress: Callable[[Event], None] | None) -> StubFiller:
         if self.filler is None:
             sandbox = self.make_sandbox()
             self.filler = StubFiller(self.make_backend(), sandbox, self.checks, settings,
-                                     root, cache_dir, progress)
+                                     root, cache_dir, progress, self.prepare(settings, root))
         return self.filler
+
+    def prepare(self, settings: Settings, root: Path,
+                progress: Callable[[Event], None] | None = None) -> RepoContext:
+        """The repo's index, refreshed once, on the first stub and before the model
+        loads: indexing wants the cores that generation will need."""
+        if self.repo is None:
+            self.repo = prepare_repo_context(settings, root)
+            if progress:
+                progress(_index_event(self.repo))
+        return self.repo
+
+
+def _index_event(repo: RepoContext) -> Event:
+    if repo.notes:
+        return Event("index", str(repo.root), "", "; ".join(repo.notes))
+    if repo.report is None:
+        return Event("index", str(repo.root), "", "index off (setting index: false)")
+    r = repo.report
+    return Event("index", str(repo.root), "",
+                 f"index: {r.files} files ({r.parsed} parsed, {r.reused} unchanged, "
+                 f"{len(r.skipped)} skipped) in {r.seconds:.2f} s")
 
 
 def _failed(path: Path, qualname: str, name: str, line: int, reason: str) -> Outcome:
@@ -90,6 +115,7 @@ def _failed(path: Path, qualname: str, name: str, line: int, reason: str) -> Out
 def _fill_one(source: SourceFile, stub: Stub, parts: _Parts, settings: Settings, root: Path,
               cache_dir: Path, progress: Callable[[Event], None] | None) -> Outcome:
     path = source.path
+    parts.prepare(settings, root, progress)
     if progress:
         progress(Event("start", str(path), stub.qualname, f"line {stub.def_line}"))
     try:
@@ -148,4 +174,7 @@ def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir:
             continue
         report.files.append(_fill_file(path, parts, settings, root, cache_dir, check_only,
                                        progress))
+    if parts.repo is not None:
+        report.index = {"report": parts.repo.report.to_json() if parts.repo.report else None,
+                        "notes": parts.repo.notes}
     return report
