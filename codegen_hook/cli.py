@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_hook import __version__
+from codegen_hook.atomic import write_atomic
 from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
 from codegen_hook.errors import CodegenHookError, SourceError
 from codegen_hook.pipeline.outcome import Event
@@ -43,9 +45,26 @@ def _progress_bar(label: str) -> Any:
     return show
 
 
+def _count_bar(label: str) -> Any:
+    state = {"last": 0.0}
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - state["last"] < 0.2:
+            return
+        state["last"] = now
+        sys.stderr.write(f"\r{label} {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
 def _show_event(event: Event) -> None:
     name = f"{event.file}::{event.qualname}"
-    if event.kind == "start":
+    if event.kind == "index":
+        print(f"codegen-hook: {event.message}", file=sys.stderr)
+    elif event.kind == "start":
         print(f"codegen-hook: filling {name} ({event.message})", file=sys.stderr)
     elif event.kind == "round":
         print(f"codegen-hook:   {event.message}", file=sys.stderr)
@@ -104,10 +123,41 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no registry: debootstrap a Debian rootfs and docker import it")
     build.add_argument("--image", help="tag to build (default: the docker_image setting)")
 
+    _add_index_parsers(sub)
+
     doctor = sub.add_parser("doctor", help="say which model, backend and sandbox work here")
     doctor.add_argument("--json", action="store_true")
     _add_settings_flags(doctor)
     return parser
+
+
+def _add_index_parsers(sub: Any) -> None:
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--store", type=Path, help="where the index lives (default: "
+                            "PATH/.codegen-hook/index)")
+        parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                            help="leave out paths matching GLOB (relative to PATH)")
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+    index = sub.add_parser("index", help="index the repository (incremental)")
+    index.add_argument("path", nargs="?", type=Path, help="folder (default: the repo root)")
+    index.add_argument("--export", choices=("json",), help="write the whole index in this "
+                       "documented form (docs/index-format.md)")
+    index.add_argument("-o", "--output", type=Path, help="file for --export (default stdout)")
+    index.add_argument("--rebuild", action="store_true", help="parse every file again")
+    index.add_argument("--jobs", type=int, help="parser processes (default: one per core)")
+    common(index)
+
+    search = sub.add_parser("search", help="show what retrieval returns for QUERY, and why")
+    search.add_argument("query")
+    search.add_argument("--path", type=Path, help="repository (default: the repo root)")
+    search.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    search.add_argument("--tests", action="store_true", help="include test files")
+    common(search)
+
+    style = sub.add_parser("style", help="print the repository's style profile")
+    style.add_argument("path", nargs="?", type=Path, help="folder (default: the repo root)")
+    common(style)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
@@ -145,7 +195,7 @@ def _cmd_fill(args: argparse.Namespace) -> int:
             print(f"codegen-hook: {notice}", file=sys.stderr)
         return chosen
 
-    checks = make_checks(settings.checks)
+    checks = make_checks(settings.checks, settings.style)
     progress = None if args.json else _show_event
     report = fill_paths(
         [Path(p) for p in args.files], settings, root, home / "cache",
@@ -216,6 +266,83 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _refresh(args: argparse.Namespace, path: Path | None,
+             rebuild: bool = False) -> tuple[Path, Any]:
+    """Refresh the index of `path` (default: the repo root) for index/search/style."""
+    from codegen_hook.index.build import refresh_index
+
+    root = (path or find_config_root(Path.cwd())).resolve()
+    if not root.is_dir():
+        raise SourceError(f"{root} is not a folder; pass the repository's folder")
+    settings = resolve_settings(root)
+    install_egress_guard(settings.allow_remote_hosts)
+    report = refresh_index(
+        root, args.store, exclude=[*settings.index_exclude, *args.exclude],
+        max_file_bytes=settings.index_max_file_bytes, rebuild=rebuild,
+        jobs=getattr(args, "jobs", None),
+        progress=None if args.json else _count_bar("codegen-hook: parsing new or changed files"))
+    return root, report
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from codegen_hook.index.build import load_index
+
+    root, report = _refresh(args, args.path, rebuild=args.rebuild)
+    if args.export:
+        document = json.dumps(load_index(root, args.store).to_json(), indent=1)
+        if args.output:
+            write_atomic(args.output, (document + "\n").encode())
+        else:
+            print(document)
+        return 0
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    for skipped in report.skipped:
+        print(f"{skipped.path}: skipped: {skipped.reason}")
+    rate = report.lines_parsed / report.seconds if report.seconds else 0.0
+    print(f"codegen-hook: indexed {report.files} files in {report.seconds:.2f} s: "
+          f"{report.parsed} parsed ({report.lines_parsed:,} lines, {rate:,.0f} lines/s, "
+          f"{report.workers} process{'es' if report.workers != 1 else ''}), "
+          f"{report.reused} unchanged, {report.removed} removed, "
+          f"{len(report.skipped)} skipped; store {report.store}")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from codegen_hook.index.build import load_index
+    from codegen_hook.index.search import SymbolSearch
+
+    root, _ = _refresh(args, args.path)
+    search = SymbolSearch(load_index(root, args.store), include_tests=args.tests)
+    hits = search.named_in(args.query) + search.search(args.query, max(args.k, 1))
+    hits = hits[:max(args.k, 1)]
+    if args.json:
+        print(json.dumps({"query": args.query, "root": str(root),
+                          "results": [h.to_json() for h in hits]}, indent=2))
+        return 0
+    if not hits:
+        print(f"codegen-hook: nothing in {root} matches {args.query!r}")
+    for rank, hit in enumerate(hits, 1):
+        why = hit.reason + (f"; matched {', '.join(hit.matched)}" if hit.matched else "")
+        print(f"{rank:>2}. {hit.score:6.2f}  {hit.path}:{hit.symbol.line_start}  "
+              f"{hit.symbol.qualname}\n      {hit.symbol.signature}\n      why: {why}")
+    return 0
+
+
+def _cmd_style(args: argparse.Namespace) -> int:
+    from codegen_hook.index.build import load_index
+    from codegen_hook.index.style import mine_style
+
+    root, _ = _refresh(args, args.path)
+    profile = mine_style(load_index(root, args.store), root)
+    if args.json:
+        print(json.dumps(profile.to_json(), indent=2))
+    else:
+        print("\n".join(profile.summary_lines()))
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from codegen_hook.doctor import diagnose
 
@@ -242,7 +369,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"fill": _cmd_fill, "exec": _cmd_exec, "doctor": _cmd_doctor,
-             "sandbox": _cmd_sandbox}
+             "sandbox": _cmd_sandbox, "index": _cmd_index, "search": _cmd_search,
+             "style": _cmd_style}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CodegenHookError as exc:
         print(f"codegen-hook: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `codegen-hook search … | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("codegen-hook: interrupted; files not yet written were left as they were",
               file=sys.stderr)
