@@ -147,3 +147,57 @@ def test_readme_commands_match_the_cli() -> None:
     fill_flags = {opt for a in subparsers.choices["fill"]._actions for opt in a.option_strings}
     listed = set(re.findall(r"(--[\w-]+)", other))
     assert listed and listed <= fill_flags, listed - fill_flags
+
+
+HELPER = ('def slugify(title: str) -> str:\n    """Turn a title into a URL slug."""\n'
+          '    return "-".join(title.lower().split())\n')
+
+
+def test_index_then_nothing_to_parse_then_export(repo: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "text.py").write_text(HELPER)
+    (repo / "broken.py").write_text("def oops(:\n")
+    assert main(["index"]) == 0
+    out = capsys.readouterr().out
+    assert "broken.py: skipped: syntax error on line 1" in out
+    assert "indexed 2 files" in out and "2 parsed" in out
+    assert main(["index", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["parsed"] == 0 and report["reused"] == 2 and report["files"] == 2
+    assert main(["index", "--export", "json", "-o", "out.json"]) == 0
+    exported = json.loads((repo / "out.json").read_text())
+    assert exported["format"] == "codegen-hook-index/1"
+    assert [f["path"] for f in exported["files"]] == ["strings.py", "text.py"]
+    assert exported["files"][1]["symbols"][0]["signature"] == "def slugify(title: str) -> str"
+    assert exported["skipped"][0]["path"] == "broken.py"
+
+
+def test_index_of_a_missing_folder_is_a_clear_error(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_search_says_what_matched(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "text.py").write_text(HELPER)
+    assert main(["search", "url slug of a title"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" 1.") and "text.py:1  slugify" in out
+    assert "matched" in out and "slug" in out
+    assert main(["search", "url slug", "--json", "-k", "1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["qualname"] for r in data["results"]] == ["slugify"]
+    assert main(["search", "zzyzx"]) == 0
+    assert "nothing in" in capsys.readouterr().out
+
+
+def test_style_prints_the_profile_and_json(repo: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "text.py").write_text(HELPER)
+    (repo / "setup.cfg").write_text("[flake8]\nmax-line-length = 88\n")
+    assert main(["style"]) == 0
+    out = capsys.readouterr().out
+    assert "max 88" in out and "setup.cfg" in out
+    assert main(["style", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["line_length"]["max"] == 88
