@@ -153,8 +153,8 @@ HELPER = ('def slugify(title: str) -> str:\n    """Turn a title into a URL slug.
           '    return "-".join(title.lower().split())\n')
 
 
-def test_index_then_nothing_to_parse_then_export(repo: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_index_then_nothing_to_parse_then_export(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "text.py").write_text(HELPER)
     (repo / "broken.py").write_text("def oops(:\n")
     assert main(["index"]) == 0
@@ -172,8 +172,8 @@ def test_index_then_nothing_to_parse_then_export(repo: Path,
     assert exported["skipped"][0]["path"] == "broken.py"
 
 
-def test_index_of_a_missing_folder_is_a_clear_error(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_index_of_a_missing_folder_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["index", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 

@@ -147,23 +147,31 @@ def stub_hits(search: SymbolSearch, path: str, qualname: str, source: str, docst
     return search.named_in(docstring, skip) + search.search(query, k, skip)
 
 
-def _render(hit: Hit) -> str:
+def _summary(symbol: Symbol) -> str:
+    first = (symbol.docstring or "").strip().split("\n\n")[0]
+    return " ".join(first.split())[:160]
+
+
+def _render(hit: Hit, own_path: str) -> str:
+    """One helper as import line + signature + summary, all but the import as comments:
+    a small model copies a rendered `def` instead of writing its own function."""
     symbol = hit.symbol
-    owner = symbol.qualname.rsplit(".", 1)[0] if symbol.kind == "method" else ""
-    where = (f"# {hit.path}:{symbol.line_start}, class {owner} in {hit.module}" if owner
-             else f"# {hit.path}:{symbol.line_start}: from {hit.module} import {symbol.name}")
-    head = symbol.signature + ":"
-    summary = (symbol.docstring or "").strip().split("\n\n")[0].strip()
-    lines = [where, head]
-    if summary:
-        doc = summary.replace('"""', "'''").replace("\n", "\n    ")
-        lines.append(f'    """{doc}"""')
-    lines.append("    ...")
-    return "\n".join(lines)
+    if hit.path == own_path:
+        head = f"# in this module: {symbol.signature}"
+    elif symbol.kind == "method":
+        owner = symbol.qualname.rsplit(".", 1)[0]
+        head = f"# method of class {owner} (from {hit.module} import {owner.split('.')[0]}): " \
+               f"{symbol.signature}"
+    else:
+        head = f"from {hit.module} import {symbol.name}  # {symbol.signature}"
+    summary = _summary(symbol)
+    return head + (f"\n#     {summary}" if summary else "")
 
 
-def render_hits(hits: Iterable[Hit], budget_tokens: int) -> tuple[str, list[Hit]]:
-    """As much of `hits` as fits in `budget_tokens`, as Python the model can read."""
+def render_hits(hits: Iterable[Hit], budget_tokens: int,
+                own_path: str = "") -> tuple[str, list[Hit]]:
+    """As much of `hits` as fits in `budget_tokens`, as Python the model can read;
+    definitions from `own_path` (the stub's file) need no import."""
     parts: list[str] = []
     used: list[Hit] = []
     spent = 0
@@ -172,7 +180,7 @@ def render_hits(hits: Iterable[Hit], budget_tokens: int) -> tuple[str, list[Hit]
         key = (hit.path, hit.symbol.qualname)
         if key in seen:
             continue
-        text = _render(hit)
+        text = _render(hit, own_path)
         cost = estimate_tokens(text) + 1
         if spent + cost > budget_tokens:
             continue
@@ -180,4 +188,4 @@ def render_hits(hits: Iterable[Hit], budget_tokens: int) -> tuple[str, list[Hit]
         parts.append(text)
         used.append(hit)
         spent += cost
-    return "\n\n".join(parts), used
+    return "\n".join(parts), used

@@ -38,7 +38,7 @@ class RepoContext:
         except ValueError:
             rel = path.as_posix()
         hits = stub_hits(self.search, rel, stub.qualname, stub.source, stub.docstring)
-        return render_hits(hits, self.budget_tokens)
+        return render_hits(hits, self.budget_tokens, rel)
 
 
 def prepare_repo_context(settings: Settings, root: Path) -> RepoContext:

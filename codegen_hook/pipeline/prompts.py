@@ -57,8 +57,8 @@ def stub_messages(stub: Stub, text: str, path: Path, related: str = "") -> list[
     context = module_context(text, stub)
     parts = []
     if related.strip():
-        parts.append("Elsewhere in this repository (call these where they fit; import "
-                     f"them inside the function):\n```python\n{related}\n```\n")
+        parts.append("Helpers that already exist in this repository (call them where "
+                     f"they fit):\n```python\n{related}\n```\n")
     if context.strip():
         parts.append(f"The module `{path.name}` contains:\n```python\n{context}\n```\n")
     parts.append(f"Complete this function:\n```python\n{_stub_block(stub)}\n```")

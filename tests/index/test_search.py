@@ -113,8 +113,10 @@ def test_render_keeps_to_the_budget_and_says_where_to_import_from(index: RepoInd
     hits = SymbolSearch(index).search("slug title url words date", k=10)
     text, used = render_hits(hits, budget_tokens=60)
     assert used and estimate_tokens(text) <= 60
-    assert "# pkg/text.py:2: from pkg.text import slugify" in text
-    assert 'def slugify(title: str) -> str:\n    """Turn a title into a URL slug' in text
+    assert ("from pkg.text import slugify  # def slugify(title: str) -> str\n"
+            "#     Turn a title into a URL slug: lower case, words joined by hyphens.") in text
+    own, _ = render_hits(hits, 10_000, own_path="pkg/text.py")
+    assert "# in this module: def slugify(title: str) -> str" in own
     assert render_hits(hits, 0) == ("", [])
     everything, all_used = render_hits(hits + hits, budget_tokens=10_000)
     assert len(all_used) == len(hits)  # duplicates shown once
@@ -123,7 +125,8 @@ def test_render_keeps_to_the_budget_and_says_where_to_import_from(index: RepoInd
 def test_a_method_is_shown_with_its_class(index: RepoIndex) -> None:
     hits = SymbolSearch(index).search("public holiday day", k=1)
     text, _ = render_hits(hits, 200)
-    assert "class Calendar in pkg.dates" in text and "def is_holiday(self" in text
+    assert ("# method of class Calendar (from pkg.dates import Calendar): "
+            "def is_holiday(self, day: datetime.date) -> bool") in text
 
 
 @pytest.mark.parametrize("path, expected", [
