@@ -20,7 +20,8 @@ __all__ = ["ENV_PREFIX", "Settings", "data_dir", "find_config_root", "resolve_se
 ENV_PREFIX = "CODEGEN_HOOK_"
 # Settings a repository's own config file may not turn on: a cloned repo must not
 # be able to switch the sandbox off for whoever commits in it.
-_NOT_FROM_FILE = {"unsafe_no_sandbox", "allow_remote_hosts"}
+_NOT_FROM_FILE = {"unsafe_no_sandbox", "allow_remote_hosts", "key_file", "ca_bundle",
+                  "client_cert", "client_key"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Settings:
     openai_model: str = "qwen2.5-coder:0.5b"
     openai_api_key_env: str = "OPENAI_API_KEY"
     allow_remote_hosts: tuple[str, ...] = ()
+    ca_bundle: str = ""                   # PEM file of CAs to trust for https (default: system)
+    client_cert: str = ""                 # PEM client certificate for https (mutual TLS)
+    client_key: str = ""                  # its private key, if not inside client_cert
     n_ctx: int = 4096
     n_threads: int = 0                    # 0: one per core
     max_tokens: int = 512
@@ -57,6 +61,8 @@ class Settings:
     memory_mb: int = 512
     unsafe_no_sandbox: bool = False
     data_dir: str = ""                    # empty: $XDG_DATA_HOME/codegen-hook
+    key_file: str = ""                    # empty: $XDG_CONFIG_HOME/codegen-hook/key
+    audit: bool = True                    # one hash-chained, encrypted entry per stub
 
     _CHOICES = {"backend": ("llama-cpp", "openai"), "on_failure": ("block", "warn"),
                 "sandbox": ("auto", "docker", "bwrap"), "style": ("report", "enforce")}

@@ -11,6 +11,9 @@ __all__ = [
     "BackendUnavailableError",
     "CodegenHookError",
     "ConfigError",
+    "CryptoError",
+    "DecryptionError",
+    "KeyUnavailableError",
     "EgressRefusedError",
     "FileChangedError",
     "IndexStoreError",
@@ -61,6 +64,18 @@ class BackendUnavailableError(BackendError):
 
 class EgressRefusedError(CodegenHookError):
     """A connection to a host that is not allowed was refused."""
+
+
+class CryptoError(CodegenHookError):
+    """Something stored cannot be encrypted or decrypted."""
+
+
+class DecryptionError(CryptoError):
+    """A stored file does not open with the key: wrong key, or the file was altered."""
+
+
+class KeyUnavailableError(CryptoError):
+    """No key, or the key material cannot be read or unwrapped."""
 
 
 class SandboxUnavailableError(CodegenHookError):
