@@ -1,31 +1,39 @@
 """AES-256-GCM for everything stored that derives from user code.
 
 A sealed blob is `header || nonce || ciphertext+tag`, where the header is
-`b"CGHE" | version | len(key_id) | key_id`. The associated data is the header
-plus the role (`index-manifest`, `audit-entry`, …), so a blob moved to another
-role, another format version or claimed by another key does not open. Every seal
-draws a fresh 96-bit random nonce. Large files (models) are sealed in 4 MiB chunks,
-each bound to its index and to whether it is the last, so a truncated, reordered
-or extended file is refused.
+`b"CGHE" | version | len(key_id) | key_id | len(role) (2 bytes, big-endian) | role`
+and is the associated data, so a blob moved to another role (`index-manifest`,
+`audit-entry`, …), another format version or claimed by another key does not open.
+Every seal draws a fresh 96-bit random nonce.
+
+Large files (models) are sealed streams: `b"CGHS" | version | stream id (16 bytes) |
+len(role) (2 bytes) | role`, then 4 MiB chunks, each `len (4 bytes) | sealed blob`
+whose role is `role#<stream id>#<index>#<1 if last else 0>`. So a chunk spliced in
+from another stream, or a truncated, reordered or extended stream, is refused; the
+stream header itself is checked through those chunk roles.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator, Mapping
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator, Mapping
+from typing import BinaryIO, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from codegen_hook.errors import DecryptionError
 
-__all__ = ["FORMAT_VERSION", "EncryptedCodec", "key_id_of", "new_data_key"]
+__all__ = ["CHUNK", "FORMAT_VERSION", "EncryptedCodec", "is_sealed", "key_id_of",
+           "new_data_key", "role_of"]
 
 MAGIC = b"CGHE"
-FORMAT_VERSION = 1
+STREAM_MAGIC = b"CGHS"
+FORMAT_VERSION = 2  # 1 had no role in the header
 _NONCE = 12
+_TAG = 16
+_STREAM_ID = 16
 CHUNK = 4 << 20
 _RECOVER = ("restore the key that wrote it (`codegen-hook key import`), or for the index "
             "rebuild it (`codegen-hook index --rebuild`)")
@@ -35,23 +43,90 @@ def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-def _header(key_id: str) -> bytes:
-    raw = key_id.encode()
-    return MAGIC + bytes([FORMAT_VERSION, len(raw)]) + raw
+def is_sealed(first_bytes: bytes) -> bool:
+    """Whether a file starting with these bytes is a sealed blob or a sealed stream."""
+    return first_bytes[:4] in (MAGIC, STREAM_MAGIC)
+
+
+class _Header(NamedTuple):
+    key_id: str
+    role: str
+    size: int  # bytes of header, before the nonce
+
+
+class _StreamHeader(NamedTuple):
+    stream_id: bytes
+    role: str
+    size: int
+
+
+def _header(key_id: str, role: str) -> bytes:
+    kid, name = key_id.encode(), role.encode()
+    if len(kid) > 255 or len(name) > 0xFFFF:
+        raise ValueError("key id or role too long to seal")
+    return MAGIC + bytes([FORMAT_VERSION, len(kid)]) + kid + struct.pack(">H", len(name)) + name
+
+
+def _check_version(version: int) -> None:
+    if version != FORMAT_VERSION:
+        raise DecryptionError(f"encrypted with format version {version}, this codegen-hook "
+                              f"reads version {FORMAT_VERSION}; use the codegen-hook that "
+                              f"wrote it, or {_RECOVER}")
+
+
+def _parse_header(blob: bytes) -> _Header:
+    if blob[:4] == STREAM_MAGIC:
+        raise DecryptionError("this file is a sealed stream, not a sealed blob; open it as a "
+                              "stream (it was moved or replaced)")
+    if len(blob) < 8 or blob[:4] != MAGIC:
+        raise DecryptionError("not a codegen-hook encrypted file (no header); it was "
+                              f"replaced or damaged: {_RECOVER}")
+    _check_version(blob[4])
+    role_at = 6 + blob[5]
+    role_size = struct.unpack(">H", blob[role_at:role_at + 2])[0] if len(blob) >= role_at + 2 else 0
+    size = role_at + 2 + role_size
+    if len(blob) < size + _NONCE + _TAG:
+        raise DecryptionError(f"the encrypted file is truncated; {_RECOVER}")
+    return _Header(blob[6:role_at].decode(errors="replace"),
+                   blob[role_at + 2:size].decode(errors="replace"), size)
+
+
+def _parse_stream_header(head: bytes) -> _StreamHeader:
+    if head[:4] == MAGIC:
+        raise DecryptionError("this file is a sealed blob, not a sealed stream; it was "
+                              "moved or replaced")
+    if head[:4] != STREAM_MAGIC or len(head) < 5:
+        raise DecryptionError("not a codegen-hook encrypted stream (no header); it was "
+                              f"replaced or damaged: {_RECOVER}")
+    _check_version(head[4])
+    role_at = 5 + _STREAM_ID
+    if len(head) < role_at + 2:
+        raise DecryptionError(f"the encrypted stream is truncated; {_RECOVER}")
+    size = role_at + 2 + struct.unpack(">H", head[role_at:role_at + 2])[0]
+    if len(head) < size:
+        raise DecryptionError(f"the encrypted stream is truncated; {_RECOVER}")
+    return _StreamHeader(head[5:role_at], head[role_at + 2:size].decode(errors="replace"), size)
 
 
 def key_id_of(blob: bytes) -> str:
-    """The id of the key a blob was sealed with; DecryptionError if it is not ours."""
-    if len(blob) < 6 or blob[:4] != MAGIC:
-        raise DecryptionError("not a codegen-hook encrypted file (no header); it was "
-                              f"replaced or damaged: {_RECOVER}")
-    if blob[4] != FORMAT_VERSION:
-        raise DecryptionError(f"encrypted with format version {blob[4]}, this codegen-hook "
-                              f"reads version {FORMAT_VERSION}; upgrade codegen-hook")
-    size = blob[5]
-    if len(blob) < 6 + size + _NONCE + 16:
-        raise DecryptionError(f"the encrypted file is truncated; {_RECOVER}")
-    return blob[6:6 + size].decode(errors="replace")
+    """The id of the key a blob (or a stream, given at least its first chunk) was
+    sealed with; DecryptionError if it is not ours."""
+    if blob[:4] == STREAM_MAGIC:
+        at = _parse_stream_header(blob).size
+        blob = blob[at + 4:]
+    return _parse_header(blob).key_id
+
+
+def role_of(blob: bytes) -> str:
+    """The role a blob (or a stream, given its header) was sealed for."""
+    if blob[:4] == STREAM_MAGIC:
+        return _parse_stream_header(blob).role
+    return _parse_header(blob).role
+
+
+def _role_mismatch(found: str, expected: str) -> DecryptionError:
+    return DecryptionError(f"this file holds a {found}, not a {expected}; it was moved or "
+                           f"replaced: put the right file back, or {_RECOVER}")
 
 
 class EncryptedCodec:
@@ -66,53 +141,91 @@ class EncryptedCodec:
         self.active = active
 
     def seal(self, role: str, data: bytes) -> bytes:
-        header = _header(self.active)
+        header = _header(self.active, role)
         nonce = os.urandom(_NONCE)
-        return header + nonce + self._keys[self.active].encrypt(nonce, data, header + role.encode())
+        return header + nonce + self._keys[self.active].encrypt(nonce, data, header)
 
     def open(self, role: str, data: bytes) -> bytes:
-        key_id = key_id_of(data)
-        aead = self._keys.get(key_id)
+        header = _parse_header(data)
+        if header.role != role:
+            raise _role_mismatch(header.role, role)
+        aead = self._keys.get(header.key_id)
         if aead is None:
-            raise DecryptionError(f"sealed with key {key_id!r}, which this key ring does not "
-                                  f"hold; {_RECOVER}")
-        split = 6 + len(key_id.encode())
-        header, nonce, body = data[:split], data[split:split + _NONCE], data[split + _NONCE:]
+            raise DecryptionError(f"sealed with key {header.key_id!r}, which this key ring "
+                                  f"does not hold; {_RECOVER}")
+        split = header.size
+        nonce, body = data[split:split + _NONCE], data[split + _NONCE:]
         try:
-            return aead.decrypt(nonce, body, header + role.encode())
+            return aead.decrypt(nonce, body, data[:split])
         except InvalidTag as exc:
-            raise DecryptionError(f"a stored {role} does not open with key {key_id!r}: it "
-                                  f"was altered or truncated, or the key is wrong; "
+            raise DecryptionError(f"a stored {role} does not open with key {header.key_id!r}: "
+                                  f"it was altered or truncated, or the key is wrong; "
                                   f"{_RECOVER}") from exc
 
-    # Large files: a sequence of length-prefixed sealed chunks.
+    def reseal(self, blob: bytes) -> bytes:
+        """The same plaintext and role, sealed again with the active key."""
+        role = role_of(blob)
+        return self.seal(role, self.open(role, blob))
+
     def seal_stream(self, role: str, source: BinaryIO, sink: BinaryIO) -> int:
         """Seal `source` into `sink` chunk by chunk; returns the plaintext size."""
-        total, index = 0, 0
-        chunk = source.read(CHUNK)
-        while True:
-            following = source.read(CHUNK) if chunk else b""
-            last = not following
-            blob = self.seal(f"{role}#{index}#{int(last)}", chunk)
-            sink.write(struct.pack(">I", len(blob)) + blob)
-            total += len(chunk)
-            if last:
-                return total
-            chunk, index = following, index + 1
+        return self._seal_chunks(role, iter(lambda: source.read(CHUNK), b""), sink)
 
     def open_stream(self, role: str, source: BinaryIO) -> Iterator[bytes]:
         """The plaintext chunks of a sealed stream, each checked before it is yielded;
         a stream cut at a chunk boundary fails too (its last chunk was not sealed last)."""
-        blob = _read_blob(source, role)
+        header = _read_stream_header(source)
+        if header.role != role:
+            raise _role_mismatch(header.role, role)
+        return self._open_chunks(header, source)
+
+    def reseal_stream(self, source: BinaryIO, sink: BinaryIO) -> int:
+        """Re-encrypt a sealed stream with the active key, whatever its role; returns the
+        plaintext size. `sink` holds garbage if this raises: write to a temp file."""
+        header = _read_stream_header(source)
+        return self._seal_chunks(header.role, self._open_chunks(header, source), sink)
+
+    def _seal_chunks(self, role: str, chunks: Iterable[bytes], sink: BinaryIO) -> int:
+        stream_id = os.urandom(_STREAM_ID)
+        name = role.encode()
+        sink.write(STREAM_MAGIC + bytes([FORMAT_VERSION]) + stream_id
+                   + struct.pack(">H", len(name)) + name)
+        total, index, source = 0, 0, iter(chunks)
+        chunk = next(source, b"")
+        while True:
+            following = next(source, None)
+            last = following is None
+            blob = self.seal(_chunk_role(role, stream_id, index, last), chunk)
+            sink.write(struct.pack(">I", len(blob)) + blob)
+            total += len(chunk)
+            if following is None:
+                return total
+            chunk, index = following, index + 1
+
+    def _open_chunks(self, header: _StreamHeader, source: BinaryIO) -> Iterator[bytes]:
+        blob = _read_blob(source, header.role)
         if blob is None:
-            raise DecryptionError(f"the encrypted {role} is empty; {_RECOVER}")
+            raise DecryptionError(f"the encrypted {header.role} is empty; {_RECOVER}")
         index = 0
         while True:
-            following = _read_blob(source, role)
-            yield self.open(f"{role}#{index}#{int(following is None)}", blob)
+            following = _read_blob(source, header.role)
+            last = following is None
+            yield self.open(_chunk_role(header.role, header.stream_id, index, last), blob)
             if following is None:
                 return
             blob, index = following, index + 1
+
+
+def _chunk_role(role: str, stream_id: bytes, index: int, last: bool) -> str:
+    return f"{role}#{stream_id.hex()}#{index}#{int(last)}"
+
+
+def _read_stream_header(source: BinaryIO) -> _StreamHeader:
+    fixed = 5 + _STREAM_ID + 2
+    head = source.read(fixed)
+    if len(head) < fixed:
+        return _parse_stream_header(head)  # raises: not ours, or truncated
+    return _parse_stream_header(head + source.read(struct.unpack(">H", head[-2:])[0]))
 
 
 def _read_blob(source: BinaryIO, role: str) -> bytes | None:
