@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from codegen_hook.atomic import write_atomic
 from codegen_hook.errors import IndexStoreError
 from codegen_hook.index.records import FileContent
+from codegen_hook.security.perms import private_folder
 
 __all__ = ["Codec", "Manifest", "PlainCodec", "Store", "default_store_dir"]
 
@@ -82,7 +83,9 @@ class Store:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """One writer at a time (pre-commit may start several hook processes)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.folder.parent.name == ".codegen-hook":  # ours; a --store parent may not be
+            private_folder(self.folder.parent)
+        private_folder(self.folder)
         marker = self.folder.parent / ".gitignore"
         if self.folder.parent.name == ".codegen-hook" and not marker.exists():
             marker.write_text("# written by codegen-hook: its store is never committed\n*\n")

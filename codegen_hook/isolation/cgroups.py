@@ -34,6 +34,8 @@ def available() -> tuple[bool, str]:
     try:
         for controller in ("memory", "pids"):
             (_ROOT / controller / _PARENT).mkdir(exist_ok=True)
+            # traversable by the slot uids whatever the caller's umask (ours is 077)
+            os.chmod(_ROOT / controller / _PARENT, 0o755)
     except OSError as exc:
         return False, f"cgroup hierarchy not writable ({exc.strerror})"
     return True, "cgroup v1 memory and pids limits per run"
@@ -71,6 +73,7 @@ def slot_cgroup(uid: int, memory_bytes: int, pids: int) -> Iterator[SlotCgroup]:
     try:
         for folder in dirs:
             folder.mkdir(exist_ok=True)
+            os.chmod(folder, 0o755)
             os.chown(folder / "cgroup.procs", uid, uid)
         memory, pid_dir = dirs
         # memsw may never sit below the plain limit: write it around the limit so both

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_hook.config import Settings
+from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.index.build import IndexReport, RepoIndex, load_index, refresh_index
 from codegen_hook.index.search import Hit, SymbolSearch, render_hits, stub_hits
 from codegen_hook.index.style import StyleProfile, mine_style
+from codegen_hook.security.codec import codec_for
 from codegen_hook.stubs import Stub
 
 __all__ = ["RepoContext", "prepare_repo_context"]
@@ -47,9 +48,11 @@ def prepare_repo_context(settings: Settings, root: Path) -> RepoContext:
     index = RepoIndex(root, [], [])
     if settings.index:
         try:
+            codec = codec_for(settings, data_dir(settings))
             context.report = refresh_index(root, exclude=settings.index_exclude,
-                                           max_file_bytes=settings.index_max_file_bytes)
-            index = load_index(root)
+                                           max_file_bytes=settings.index_max_file_bytes,
+                                           codec=codec)
+            index = load_index(root, codec=codec)
         except (CodegenHookError, OSError) as exc:
             context.notes.append(f"the repository index is unavailable ({exc}); filling "
                                  "without repository context")
