@@ -7,6 +7,7 @@ A sandbox run that fails is data (a `RunResult`), never one of these.
 from __future__ import annotations
 
 __all__ = [
+    "AuditError",
     "BackendError",
     "BackendUnavailableError",
     "CodegenHookError",
@@ -80,3 +81,7 @@ class KeyUnavailableError(CryptoError):
 
 class SandboxUnavailableError(CodegenHookError):
     """No sandbox layer works on this machine."""
+
+
+class AuditError(CodegenHookError):
+    """The audit log cannot be read or extended: it does not match its head record."""

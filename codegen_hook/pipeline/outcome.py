@@ -80,6 +80,9 @@ class Outcome:
     body: str = ""
     candidates: list[dict[str, Any]] = field(default_factory=list)
     retrieved: list[str] = field(default_factory=list)   # "path::qualname" put in the prompt
+    redactions: dict[str, int] = field(default_factory=dict)  # secrets kept out of the prompt
+    stub_sha256: str = ""
+    model_sha256: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -14,7 +14,7 @@ from typing import Any
 
 from codegen_hook.backends.base import Backend
 from codegen_hook.checks.base import Check
-from codegen_hook.config import Settings
+from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.context import RepoContext, prepare_repo_context
@@ -38,6 +38,7 @@ class FileReport:
 class FillReport:
     files: list[FileReport] = field(default_factory=list)
     check_only: bool = False
+    audit_error: str = ""      # the audit log could not take this run's entries
     index: dict[str, Any] | None = None   # what refreshing the repo index did
 
     @property
@@ -51,7 +52,7 @@ class FillReport:
     def blocking(self, on_failure: str) -> bool:
         """Whether the commit should stop: a file changed, or a stub failed under `block`."""
         bad = any(o.verdict != "verified" for o in self.outcomes) or any(
-            f.error for f in self.files)
+            f.error for f in self.files) or bool(self.audit_error)
         return bool(self.changed_files) or (bad and on_failure == "block")
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class FillReport:
             "file_errors": [{"file": f.path, "error": f.error} for f in self.files if f.error],
             "changed_files": self.changed_files,
             "check_only": self.check_only,
+            "audit_error": self.audit_error,
         }
 
 
@@ -177,4 +179,34 @@ def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir:
     if parts.repo is not None:
         report.index = {"report": parts.repo.report.to_json() if parts.repo.report else None,
                         "notes": parts.repo.notes}
+    if settings.audit and report.outcomes:
+        report.audit_error = record_audit(report, settings, root)
     return report
+
+
+def _delivery(file: FileReport, outcome: Outcome, check_only: bool) -> str:
+    if outcome.written and file.changed:
+        return f"written to {file.path}"
+    if check_only:
+        return "check only: not written"
+    return "left as it was"
+
+
+def record_audit(report: FillReport, settings: Settings, root: Path) -> str:
+    """One audit entry per stub; returns the error if the log could not take them."""
+    from codegen_hook.security.audit import AuditLog, AuditRecord
+    from codegen_hook.security.codec import codec_for
+
+    try:
+        log = AuditLog(data_dir(settings) / "audit", codec_for(settings, data_dir(settings)))
+        for file in report.files:
+            for o in file.outcomes:
+                log.append(AuditRecord(
+                    repository=str(root), file=o.file, qualname=o.qualname,
+                    stub_sha256=o.stub_sha256, model=o.model, model_sha256=o.model_sha256,
+                    sandbox=o.sandbox, checks=settings.checks, findings=len(o.checks),
+                    redactions=sum(o.redactions.values()), verdict=o.verdict,
+                    delivery=_delivery(file, o, report.check_only)))
+    except CodegenHookError as exc:
+        return f"the audit log could not record this run: {exc}"
+    return ""
