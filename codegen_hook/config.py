@@ -45,7 +45,7 @@ class Settings:
     candidates: int = 3                   # first round: one greedy, the rest sampled
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
-    checks: tuple[str, ...] = ("flake8", "mypy", "style")
+    checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")
     style: str = "report"                 # report | enforce (style findings block)
     index: bool = True                    # refresh the repo index before filling
     context_tokens: int = 400             # retrieved repo code in the prompt; 0: none

@@ -34,7 +34,7 @@ def test_defaults(repo: Path) -> None:
     assert settings.backend == "llama-cpp"
     assert settings.model == DEFAULT_MODEL
     assert settings.max_rounds == 3
-    assert settings.checks == ("flake8", "mypy", "style")
+    assert settings.checks == ("flake8", "mypy", "style", "security")
     assert settings.on_failure == "block"
     assert settings.unsafe_no_sandbox is False
     assert settings.allow_remote_hosts == ()

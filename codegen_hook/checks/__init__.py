@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codegen_hook.checks.base import Check, CheckContext, Finding
 from codegen_hook.checks.examples import ExampleSpecialCaseCheck
+from codegen_hook.checks.security import SecretCheck
 from codegen_hook.checks.style import StyleCheck
 from codegen_hook.checks.tools import Flake8Check, MypyCheck
 from codegen_hook.errors import ConfigError
@@ -11,7 +12,7 @@ from codegen_hook.errors import ConfigError
 __all__ = ["Check", "CheckContext", "Finding", "make_checks"]
 
 _BY_NAME: dict[str, type[Check]] = {"flake8": Flake8Check, "mypy": MypyCheck,
-                                    "style": StyleCheck}
+                                    "style": StyleCheck, "security": SecretCheck}
 _STYLE_MODES = ("report", "enforce")
 
 

@@ -8,7 +8,9 @@ and no example it passes is one that all independent candidates disagreed with.
 from __future__ import annotations
 
 import ast
+import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from codegen_hook.pipeline.context import RepoContext
 from codegen_hook.pipeline.extract import ExtractedCode, extract_body
 from codegen_hook.pipeline.outcome import Candidate, Event, Outcome, OutcomeVerdict
 from codegen_hook.pipeline.prompts import repair_messages, stub_messages
+from codegen_hook.security.redact import redact_secrets
 from codegen_hook.stubs import SourceFile, Stub, splice_bodies, split_lines_keepends
 
 __all__ = ["StubFiller", "compose_body"]
@@ -193,7 +196,7 @@ class StubFiller:
         start = time.perf_counter()
         related, hits = self.repo.for_stub(source.path, stub) if self.repo else ("", [])
         self._tick("retrieve_s", start)
-        base = stub_messages(stub, source.text, source.path, related)
+        base, redactions = _redacted(stub_messages(stub, source.text, source.path, related))
         tried: list[Candidate] = []
         winner: Candidate | None = None
         error = ""
@@ -209,12 +212,16 @@ class StubFiller:
                 feedback = _feedback(best)
                 if not feedback:  # nothing failed that a repair could address
                     break
-                messages = repair_messages(base, best.answer, feedback)
+                messages, found = _redacted(repair_messages(base, best.answer, feedback))
+                redactions.update(found)
         except CodegenHookError as exc:
             error = str(exc)
         self._timings["total_s"] = time.perf_counter() - start
         outcome = self._outcome(source, stub, tried, winner, error)
         outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
+        outcome.redactions = dict(redactions)
+        outcome.stub_sha256 = hashlib.sha256(stub.source.encode()).hexdigest()
+        outcome.model_sha256 = str(getattr(self.backend, "model_sha256", ""))
         return outcome
 
     def _outcome(self, source: SourceFile, stub: Stub, tried: list[Candidate],
@@ -249,6 +256,18 @@ class StubFiller:
             model=self.backend.describe(), sandbox=self.sandbox.name,
             body=chosen.body if chosen else "",
             candidates=[_candidate_json(c) for c in tried])
+
+
+def _redacted(messages: list[Message]) -> tuple[list[Message], Counter[str]]:
+    """The messages with credentials replaced by placeholders, and how many of each kind:
+    repository code (and what the sandbox printed about it) reaches the model only so."""
+    kinds: Counter[str] = Counter()
+    out = []
+    for message in messages:
+        result = redact_secrets(message.content)
+        kinds.update(result.kinds())
+        out.append(Message(message.role, result.text) if result.count else message)
+    return out, kinds
 
 
 def _unverified_reason(cand: Candidate) -> str:

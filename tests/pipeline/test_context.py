@@ -96,3 +96,17 @@ def test_context_carries_style_even_without_an_index(tmp_path: Path) -> None:
     assert context.style is not None and "99" in str(context.style.to_json())
     context = prepare_repo_context(Settings(), root)
     assert context.search is not None and context.report is not None
+
+
+def test_credentials_never_reach_the_prompt_and_are_counted(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    stub = make_repo(root)
+    secret = "hunter2" + "Sekrit9"
+    stub.write_text('def connect(url: str = "postgres://bob:' + secret + '@db/x") -> None:\n'
+                    '    """Connect."""\n' + STUB)
+    backend, events = ScriptedBackend([ANSWER]), []
+    report = fill(root, stub, backend, events)
+    prompt = "\n".join(m.content for m in backend.requests[0].messages)
+    assert "postgres://bob:<redacted:url-password:1>@db/x" in prompt
+    assert secret not in prompt
+    assert set(report.outcomes[0].redactions) == {"url-password"}  # context + retrieval
