@@ -1,50 +1,28 @@
 """An OpenAI-compatible chat endpoint: Ollama, llama.cpp server, vLLM, LM Studio.
 
 Only loopback hosts are allowed unless the user lists a host in
-`allow_remote_hosts`; a listed remote host must be reached over https.
+`allow_remote_hosts`; a listed remote host must be reached over https, and https is
+always verified (`codegen_hook.security.tls`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 
 from codegen_hook.backends.base import Backend, Completion, CompletionRequest
-from codegen_hook.errors import BackendError, BackendUnavailableError, EgressRefusedError
+from codegen_hook.errors import BackendError, BackendUnavailableError
+from codegen_hook.security.tls import (check_transport, client_ssl_context,
+                                       explain_tls_failure, is_loopback_host)
 
 __all__ = ["OpenAICompatBackend", "check_endpoint_allowed", "is_loopback_host"]
 
 
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_endpoint_allowed(url: str, allowed: tuple[str, ...]) -> None:
     """Raise EgressRefusedError unless `url` is loopback or an allowed https host."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise EgressRefusedError(f"model endpoint {url!r} is not an http(s) URL; set "
-                                 "openai_base_url to e.g. http://127.0.0.1:11434/v1")
-    if is_loopback_host(host):
-        return
-    if host not in {name.lower() for name in allowed}:
-        raise EgressRefusedError(
-            f"model endpoint host {host!r} is not on this machine; code would leave it. "
-            f"To allow it, pass --allow-remote-host {host} (or set "
-            "CODEGEN_HOOK_ALLOW_REMOTE_HOSTS)")
-    if parts.scheme != "https":
-        raise EgressRefusedError(f"remote model endpoint {url!r} must use https; plain "
-                                 "http would send your code unencrypted")
+    check_transport(url, allowed)
 
 
 class OpenAICompatBackend(Backend):
@@ -53,14 +31,18 @@ class OpenAICompatBackend(Backend):
 
     def __init__(self, base_url: str, model: str, api_key: str = "",
                  allowed_hosts: tuple[str, ...] = (), timeout: float = 300.0,
-                 n_ctx: int = 4096, transport: httpx.BaseTransport | None = None) -> None:
-        check_endpoint_allowed(base_url, allowed_hosts)
+                 n_ctx: int = 4096, transport: httpx.BaseTransport | None = None,
+                 ca_bundle: str = "", client_cert: str = "", client_key: str = "") -> None:
+        check_transport(base_url, allowed_hosts)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.n_ctx = n_ctx
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Built for http too (httpx would build its own anyway), so a wrong TLS file
+        # fails here, loudly, not on the day the URL turns https.
+        verify = client_ssl_context(ca_bundle, client_cert, client_key)
         self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport,
-                                    trust_env=False)
+                                    trust_env=False, verify=verify)
 
     def describe(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
@@ -70,6 +52,9 @@ class OpenAICompatBackend(Backend):
         try:
             response = self._client.post(url, json=payload)
         except httpx.TransportError as exc:
+            advice = explain_tls_failure(exc, self.base_url)
+            if advice:
+                raise BackendUnavailableError(advice) from exc
             raise BackendUnavailableError(
                 f"cannot reach the model server at {self.base_url} ({exc}); start it "
                 "(e.g. `ollama serve`) or fix openai_base_url") from exc
