@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
+from codegen_hook.atomic import write_atomic
 from codegen_hook.errors import ModelError, ModelNotFoundError
 
-__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "ModelSpec", "Progress", "ensure_model",
-           "find_parts", "model_status", "resolve_model_path"]
+__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "MODEL_ROLE", "ModelSpec", "PrivateModel",
+           "Progress", "add_private_model", "ensure_model", "find_parts", "find_private_model",
+           "list_private_models", "model_status", "resolve_model_path"]
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while a model is assembled."""
@@ -148,9 +153,12 @@ def ensure_model(name: str, data_dir: Path, progress: Progress | None = None) ->
 
 
 def resolve_model_path(model: str, data_dir: Path, progress: Progress | None = None) -> Path:
-    """A known model's name, or a path to any GGUF file."""
+    """A known model's name, a private model's name (unencrypted), or a GGUF path."""
     if model in KNOWN_MODELS:
         return ensure_model(model, data_dir, progress)
+    private = find_private_model(model, data_dir)
+    if private is not None:
+        return private.path
     path = Path(model).expanduser()
     if not path.is_file():
         raise ModelNotFoundError(f"model {model!r} is neither a known model ("
@@ -170,3 +178,100 @@ def model_status(name: str, data_dir: Path) -> str:
     except ModelNotFoundError as exc:
         return f"missing: {exc}"
     return "chunk packages installed; assembled on first use"
+
+
+# Private models: a user's own GGUF (one they trained, or merged with a LoRA made from
+# their code), kept in the data dir, sealed when asked: such weights derive from code.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MODEL_ROLE = "model"
+
+
+class StreamSealer(Protocol):
+    def seal_stream(self, role: str, source: BinaryIO, sink: BinaryIO) -> int: ...
+
+
+@dataclass(frozen=True)
+class PrivateModel:
+    name: str
+    path: Path
+    sha256: str
+    size: int
+    encrypted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "sha256": self.sha256,
+                "size": self.size, "encrypted": self.encrypted}
+
+
+def _private_dir(data_dir: Path) -> Path:
+    return data_dir / "models" / "private"
+
+
+class _HashingReader:
+    """Reads a file while hashing it and reporting progress."""
+
+    def __init__(self, handle: BinaryIO, total: int, progress: Progress | None) -> None:
+        self.handle, self.total, self.progress = handle, total, progress
+        self.digest, self.done = hashlib.sha256(), 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        self.done += len(data)
+        if self.progress:
+            self.progress(self.done, self.total)
+        return data
+
+
+def add_private_model(source: Path, name: str, data_dir: Path, sealer: StreamSealer | None,
+                      progress: Progress | None = None) -> PrivateModel:
+    """Copy (or, with `sealer`, encrypt) the GGUF `source` into the data dir as `name`."""
+    if not _NAME.match(name) or name in KNOWN_MODELS:
+        raise ModelError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (and not "
+                         f"a built-in model's name)")
+    try:
+        with open(source, "rb") as handle:
+            if handle.read(4) != b"GGUF":
+                raise ModelError(f"{source} is not a GGUF file; convert it with llama.cpp's "
+                                 "convert script first")
+    except OSError as exc:
+        raise ModelError(f"cannot read {source} ({exc.strerror}); check the path") from exc
+    folder = _private_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = folder / (f"{name}.gguf.sealed" if sealer else f"{name}.gguf")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    try:
+        with open(source, "rb") as handle, os.fdopen(fd, "wb") as sink:
+            reader = _HashingReader(handle, source.stat().st_size, progress)
+            if sealer:
+                sealer.seal_stream(MODEL_ROLE, reader, sink)  # type: ignore[arg-type]
+            else:
+                while chunk := reader.read(_CHUNK):
+                    sink.write(chunk)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    model = PrivateModel(name, target, reader.digest.hexdigest(), reader.done, bool(sealer))
+    write_atomic(folder / f"{name}.json", json.dumps(model.to_json()).encode())
+    for stale in (folder / f"{name}.gguf", folder / f"{name}.gguf.sealed"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
+    return model
+
+
+def find_private_model(name: str, data_dir: Path) -> PrivateModel | None:
+    meta = _private_dir(data_dir) / f"{name}.json"
+    if not _NAME.match(name) or not meta.is_file():
+        return None
+    data = json.loads(meta.read_text("utf-8"))
+    return PrivateModel(data["name"], Path(data["path"]), data["sha256"], data["size"],
+                        data["encrypted"])
+
+
+def list_private_models(data_dir: Path) -> list[PrivateModel]:
+    folder = _private_dir(data_dir)
+    names = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    return [m for m in (find_private_model(n, data_dir) for n in names) if m is not None]

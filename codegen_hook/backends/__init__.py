@@ -8,7 +8,8 @@ from pathlib import Path
 from codegen_hook.backends.base import Backend, Completion, CompletionRequest, Message
 from codegen_hook.config import Settings
 from codegen_hook.errors import ConfigError
-from codegen_hook.models import Progress, resolve_model_path
+from codegen_hook.models import (KNOWN_MODELS, MODEL_ROLE, Progress, find_private_model,
+                                 resolve_model_path)
 
 __all__ = ["Backend", "Completion", "CompletionRequest", "Message", "make_backend"]
 
@@ -17,13 +18,32 @@ def make_backend(settings: Settings, data_dir: Path,
                  progress: Progress | None = None) -> Backend:
     """Build the configured backend; an unknown name fails loudly."""
     if settings.backend == "llama-cpp":
-        from codegen_hook.backends.llama import LlamaCppBackend
-        path = resolve_model_path(settings.model, data_dir, progress)
-        return LlamaCppBackend(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+        return _llama_backend(settings, data_dir, progress)
     if settings.backend == "openai":
         from codegen_hook.backends.openai_http import OpenAICompatBackend
         return OpenAICompatBackend(
             settings.openai_base_url, settings.openai_model,
             api_key=os.environ.get(settings.openai_api_key_env, ""),
-            allowed_hosts=settings.allow_remote_hosts, n_ctx=settings.n_ctx)
+            allowed_hosts=settings.allow_remote_hosts, n_ctx=settings.n_ctx,
+            ca_bundle=settings.ca_bundle, client_cert=settings.client_cert,
+            client_key=settings.client_key)
     raise ConfigError(f"unknown backend {settings.backend!r}; use llama-cpp or openai")
+
+
+def _llama_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:
+    from codegen_hook.backends.llama import LlamaCppBackend
+
+    private = find_private_model(settings.model, data_dir)
+    if private is not None and private.encrypted:
+        from codegen_hook.security.codec import codec_for
+        from codegen_hook.security.memfd import decrypt_to_memfd
+
+        codec = codec_for(settings, data_dir)
+        return LlamaCppBackend(private.path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                               decrypt=lambda path: decrypt_to_memfd(path, codec, MODEL_ROLE),
+                               model_sha256=private.sha256)
+    path = resolve_model_path(settings.model, data_dir, progress)
+    known = KNOWN_MODELS.get(settings.model)
+    sha = known.sha256 if known else private.sha256 if private else ""
+    return LlamaCppBackend(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                           model_sha256=sha)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,15 +19,21 @@ class LlamaCppBackend(Backend):
 
     name: ClassVar[str] = "llama-cpp"
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> None:
+    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0,
+                 decrypt: Callable[[Path], int] | None = None, model_sha256: str = "") -> None:
+        """`decrypt`, for a sealed model: returns an fd holding the plaintext in memory."""
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
+        self.decrypt = decrypt
+        self.model_sha256 = model_sha256
         self._llama: Any = None
+        self._fd: int | None = None
         self.load_seconds = 0.0
 
     def describe(self) -> str:
-        return f"llama-cpp:{self.model_path.name}"
+        name = self.model_path.name.removesuffix(".sealed")
+        return f"llama-cpp:{name}" + (" (encrypted)" if self.decrypt else "")
 
     def _load(self) -> Any:
         if self._llama is not None:
@@ -39,8 +46,13 @@ class LlamaCppBackend(Backend):
                                "file in the current folder shadows a standard module, run "
                                "the codegen-hook command rather than python -m") from exc
         start = time.perf_counter()
+        path = str(self.model_path)
+        if self.decrypt is not None and self._fd is None:
+            self._fd = self.decrypt(self.model_path)  # plaintext only in memory
+        if self._fd is not None:
+            path = f"/proc/self/fd/{self._fd}"
         try:
-            self._llama = llama_cpp.Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
+            self._llama = llama_cpp.Llama(model_path=path, n_ctx=self.n_ctx,
                                           n_threads=self.n_threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_path}: llama.cpp could not load it ({exc}); "
