@@ -19,10 +19,11 @@ from typing import Any
 from codegen_hook import __version__
 from codegen_hook.atomic import write_atomic
 from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
-from codegen_hook.errors import CodegenHookError, SourceError
+from codegen_hook.errors import CodegenHookError, ConfigError, SourceError
 from codegen_hook.pipeline.outcome import Event
 from codegen_hook.pipeline.run import FillReport
 from codegen_hook.security.egress import install_egress_guard
+from codegen_hook.security.perms import PRIVATE_UMASK, private_folder
 
 __all__ = ["build_parser", "main"]
 
@@ -80,6 +81,10 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--openai-model", help="model name on that server")
     parser.add_argument("--allow-remote-host", action="append", dest="allow_remote_hosts",
                         help="let the backend reach this non-loopback host (https only)")
+    parser.add_argument("--ca-bundle", help="PEM file of extra CAs to trust for https")
+    parser.add_argument("--client-cert", help="PEM client certificate for https (may hold "
+                        "its key)")
+    parser.add_argument("--client-key", help="the client certificate's key, if separate")
     _add_sandbox_flags(parser)
 
 
@@ -125,6 +130,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_index_parsers(sub)
 
+    key = sub.add_parser("key", help="the key that encrypts what codegen-hook stores")
+    key_sub = key.add_subparsers(dest="key_command", required=True)
+    init = key_sub.add_parser("init", help="make the key ring (a key file, or --passphrase)")
+    init.add_argument("--passphrase", action="store_true", help="protect it with a "
+                      "passphrase (prompted, or CODEGEN_HOOK_PASSPHRASE)")
+    key_sub.add_parser("status", help="where the key comes from and what the ring holds")
+    rotate = key_sub.add_parser("rotate", help="a new key-encryption key re-wraps the data "
+                                "keys (safe to run again if interrupted)")
+    rotate.add_argument("--reencrypt", action="store_true", help="also a new data key, and "
+                        "re-encrypt the data dir and this repository's index with it")
+    rotate.add_argument("--new-passphrase", action="store_true",
+                        help="protect the ring with a new passphrase (prompted)")
+    export = key_sub.add_parser("export", help="write the data keys to FILE, wrapped with "
+                                "an export passphrase (prompted)")
+    export.add_argument("file", type=Path)
+    imp = key_sub.add_parser("import", help="take the data keys from an exported FILE")
+    imp.add_argument("file", type=Path)
+    for each in (init, rotate, export, imp, key_sub.choices["status"]):
+        each.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser("audit", help="the audit log: one encrypted, hash-chained entry "
+                           "per stub filled")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    show = audit_sub.add_parser("show", help="print the entries")
+    show.add_argument("--last", type=int, help="only the last N entries")
+    show.add_argument("--json", action="store_true")
+    verify = audit_sub.add_parser("verify", help="check the chain: altered, removed or "
+                                  "reordered entries (exit 1 if any)")
+    verify.add_argument("--json", action="store_true")
+
+    model = sub.add_parser("model", help="your own models (private GGUF files)")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    add = model_sub.add_parser("add", help="keep a GGUF in the data dir as NAME")
+    add.add_argument("path", type=Path)
+    add.add_argument("--name", required=True, help="what --model will call it")
+    add.add_argument("--encrypt", action="store_true", help="store it AES-256-GCM encrypted; "
+                     "it is decrypted into memory only when loaded")
+    add.add_argument("--json", action="store_true")
+    listing = model_sub.add_parser("list", help="the built-in and your own models")
+    listing.add_argument("--json", action="store_true")
+
     doctor = sub.add_parser("doctor", help="say which model, backend and sandbox work here")
     doctor.add_argument("--json", action="store_true")
     _add_settings_flags(doctor)
@@ -163,10 +209,12 @@ def _add_index_parsers(sub: Any) -> None:
 def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
     root = find_config_root(Path.cwd())
     keys = ("model", "backend", "openai_base_url", "openai_model", "allow_remote_hosts",
+            "ca_bundle", "client_cert", "client_key",
             "unsafe_no_sandbox", "sandbox", "on_failure", "max_rounds", "candidates",
             "write_unverified", "timeout", "memory_mb")
     flags = {key: getattr(args, key) for key in keys if hasattr(args, key)}
     settings = resolve_settings(root, flags=flags)
+    private_folder(data_dir(settings))
     # From here on this process connects only to loopback and the hosts the user listed.
     install_egress_guard(settings.allow_remote_hosts)
     return settings, root
@@ -230,6 +278,8 @@ def _render_fill(report: FillReport, settings: Settings) -> None:
             if report.check_only and outcome.code:
                 shown = "".join(f"    | {line}\n" for line in outcome.code.splitlines())
                 print("    proposed:\n" + shown, end="")
+    if report.audit_error:
+        print(f"codegen-hook: {report.audit_error}")
     if report.changed_files:
         print("codegen-hook: filled stubs in " + ", ".join(report.changed_files) +
               "; review the diff, stage it and commit again")
@@ -267,29 +317,31 @@ def _cmd_exec(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace, path: Path | None,
-             rebuild: bool = False) -> tuple[Path, Any]:
+             rebuild: bool = False) -> tuple[Path, Any, Any]:
     """Refresh the index of `path` (default: the repo root) for index/search/style."""
     from codegen_hook.index.build import refresh_index
+    from codegen_hook.security.codec import codec_for
 
     root = (path or find_config_root(Path.cwd())).resolve()
     if not root.is_dir():
         raise SourceError(f"{root} is not a folder; pass the repository's folder")
     settings = resolve_settings(root)
     install_egress_guard(settings.allow_remote_hosts)
+    codec = codec_for(settings, data_dir(settings))
     report = refresh_index(
         root, args.store, exclude=[*settings.index_exclude, *args.exclude],
         max_file_bytes=settings.index_max_file_bytes, rebuild=rebuild,
-        jobs=getattr(args, "jobs", None),
+        jobs=getattr(args, "jobs", None), codec=codec,
         progress=None if args.json else _count_bar("codegen-hook: parsing new or changed files"))
-    return root, report
+    return root, report, codec
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from codegen_hook.index.build import load_index
 
-    root, report = _refresh(args, args.path, rebuild=args.rebuild)
+    root, report, codec = _refresh(args, args.path, rebuild=args.rebuild)
     if args.export:
-        document = json.dumps(load_index(root, args.store).to_json(), indent=1)
+        document = json.dumps(load_index(root, args.store, codec).to_json(), indent=1)
         if args.output:
             write_atomic(args.output, (document + "\n").encode())
         else:
@@ -313,8 +365,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from codegen_hook.index.build import load_index
     from codegen_hook.index.search import SymbolSearch
 
-    root, _ = _refresh(args, args.path)
-    search = SymbolSearch(load_index(root, args.store), include_tests=args.tests)
+    root, _, codec = _refresh(args, args.path)
+    search = SymbolSearch(load_index(root, args.store, codec), include_tests=args.tests)
     hits = search.named_in(args.query) + search.search(args.query, max(args.k, 1))
     hits = hits[:max(args.k, 1)]
     if args.json:
@@ -334,12 +386,132 @@ def _cmd_style(args: argparse.Namespace) -> int:
     from codegen_hook.index.build import load_index
     from codegen_hook.index.style import mine_style
 
-    root, _ = _refresh(args, args.path)
-    profile = mine_style(load_index(root, args.store), root)
+    root, _, codec = _refresh(args, args.path)
+    profile = mine_style(load_index(root, args.store, codec), root)
     if args.json:
         print(json.dumps(profile.to_json(), indent=2))
     else:
         print("\n".join(profile.summary_lines()))
+    return 0
+
+
+def _ask(prompt: str, confirm: bool = False) -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{prompt.rstrip(': ')} is needed but there is no terminal to ask "
+                          "on; set CODEGEN_HOOK_PASSPHRASE")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != first:
+        raise ConfigError("the two passphrases differ; nothing was changed, try again")
+    return first
+
+
+def _export_passphrase() -> str:
+    return os.environ.get("CODEGEN_HOOK_EXPORT_PASSPHRASE") or _ask(
+        "export passphrase: ", confirm=True)
+
+
+def _cmd_key(args: argparse.Namespace) -> int:
+    from codegen_hook.security import keys
+
+    settings, root = _settings(args)
+    home = data_dir(settings)
+    key_file = Path(settings.key_file).expanduser() if settings.key_file else None
+    common: dict[str, Any] = {"key_file": key_file}
+    if args.key_command == "status":
+        result: Any = keys.key_status(home, **common)
+    elif args.key_command == "init":
+        ask = (lambda: os.environ.get("CODEGEN_HOOK_PASSPHRASE") or _ask(
+            "new passphrase: ", confirm=True)) if args.passphrase else None
+        result = keys.init_keys(home, passphrase=ask, **common)
+    elif args.key_command == "rotate":
+        new = _ask("new passphrase: ", confirm=True) if args.new_passphrase else None
+        store = root / ".codegen-hook"
+        result = keys.rotate_keys(
+            home, passphrase=lambda: _ask("passphrase: "), new_passphrase=new,
+            reencrypt=args.reencrypt, roots=[store] if store.is_dir() else [], **common)
+    elif args.key_command == "export":
+        keys.export_keys(home, args.file, _export_passphrase(),
+                         passphrase=lambda: _ask("passphrase: "), **common)
+        result = {"exported": str(args.file)}
+    else:
+        result = keys.import_keys(home, args.file, os.environ.get(
+            "CODEGEN_HOOK_EXPORT_PASSPHRASE") or _ask("export passphrase: "),
+            passphrase=lambda: _ask("passphrase: "), **common)
+    data = result if isinstance(result, dict) else result.to_json()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for name, value in data.items():
+            print(f"{name}: {value}")
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from codegen_hook.security.audit import AuditLog
+    from codegen_hook.security.codec import codec_for
+
+    settings, _ = _settings(args)
+    home = data_dir(settings)
+    log = AuditLog(home / "audit", codec_for(settings, home, create=False))
+    if args.audit_command == "show":
+        entries = log.entries()
+        if args.last is not None:
+            entries = entries[-args.last:] if args.last > 0 else []
+        if args.json:
+            print(json.dumps([e.to_json() for e in entries], indent=2))
+        else:
+            for entry in entries:
+                print(entry.summary())
+            if not entries:
+                print("codegen-hook: the audit log is empty")
+        return 0
+    verdict = log.verify()
+    if args.json:
+        print(json.dumps({"ok": verdict.ok, "entries": verdict.entries,
+                          "problems": verdict.problems, "notes": verdict.notes,
+                          "last_hash": verdict.last_hash}, indent=2))
+    else:
+        for line in verdict.problems:
+            print(f"problem: {line}")
+        for line in verdict.notes:
+            print(f"note: {line}")
+        state = "intact" if verdict.ok else "NOT intact"
+        print(f"codegen-hook: audit log {state}: {verdict.entries} entries; last hash "
+              f"{verdict.last_hash} (keep a copy elsewhere to detect a rollback)")
+    return 0 if verdict.ok else 1
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from codegen_hook.models import KNOWN_MODELS, add_private_model, list_private_models
+
+    settings, _ = _settings(args)
+    home = data_dir(settings)
+    if args.model_command == "add":
+        sealer = None
+        if args.encrypt:
+            from codegen_hook.security.codec import codec_for
+            sealer = codec_for(settings, home)
+        model = add_private_model(args.path, args.name, home, sealer,
+                                  None if args.json else _progress_bar("storing model"))
+        if args.json:
+            print(json.dumps(model.to_json(), indent=2))
+        else:
+            print(f"codegen-hook: stored {args.path} as model {model.name!r} "
+                  f"({'encrypted' if model.encrypted else 'not encrypted'}, sha256 "
+                  f"{model.sha256[:16]}…); use it with --model {model.name}")
+        return 0
+    private = list_private_models(home)
+    if args.json:
+        print(json.dumps({"built_in": sorted(KNOWN_MODELS),
+                          "private": [m.to_json() for m in private]}, indent=2))
+        return 0
+    for name in KNOWN_MODELS:
+        print(f"{name}  (built in)")
+    for m in private:
+        print(f"{m.name}  ({'encrypted' if m.encrypted else 'plain'}, {m.size >> 20} MiB, "
+              f"sha256 {m.sha256[:16]}…)")
     return 0
 
 
@@ -370,11 +542,22 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"fill": _cmd_fill, "exec": _cmd_exec, "doctor": _cmd_doctor,
              "sandbox": _cmd_sandbox, "index": _cmd_index, "search": _cmd_search,
-             "style": _cmd_style}
+             "style": _cmd_style, "model": _cmd_model, "audit": _cmd_audit,
+             "key": _cmd_key}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything this process writes (index, caches, keys, audit log) is for this
+    # user alone; a file of the user's that the hook rewrites keeps its own mode.
+    previous_umask = os.umask(PRIVATE_UMASK)
+    try:
+        return _run(args)
+    finally:
+        os.umask(previous_umask)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except CodegenHookError as exc:
