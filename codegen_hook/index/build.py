@@ -170,11 +170,7 @@ def refresh_index(root: Path, store_dir: Path | None = None, *, exclude: Iterabl
         report.removed = len(old.files.keys() - new.files.keys())
         if new.to_json() != old.to_json() or not store.manifest_path.exists():
             store.write_manifest(new)
-            kept = set(new.files.values())
-            if rebuild:
-                store.collect_garbage(kept)
-            else:
-                store.drop_objects(set(old.files.values()) - kept)
+            store.collect_garbage(set(new.files.values()))
     report.files = len(new.files)
     report.skipped = sorted(skipped, key=lambda s: s.path)
     report.seconds = time.perf_counter() - start

@@ -6,8 +6,9 @@ so unchanged and renamed files are never parsed again). Every byte goes through 
 `Codec` with the role it plays; the plain codec here is the drop-in point for
 encryption at rest. The manifest is the commit point: it is replaced atomically
 (temp file, fsync, rename) after the objects it names are written, so an
-interrupted run leaves the previous index whole. An object that cannot be read
-back is treated as missing and its file is parsed again.
+interrupted run leaves the previous index whole; what such a run left behind (its
+objects, temp files) goes the next time the manifest changes. With the encrypting
+codec an object that does not open is an error whose message says to rebuild.
 """
 
 from __future__ import annotations
@@ -147,15 +148,12 @@ class Store:
         except OSError:
             pass  # left as it is: still unreadable, still left out by `load_index`
 
-    def drop_objects(self, hashes: set[str]) -> None:
-        """Remove the objects of content that left the manifest."""
-        for content_hash in hashes:
-            self._object_path(content_hash).unlink(missing_ok=True)
-
     def collect_garbage(self, keep: set[str]) -> int:
-        """Remove every object `keep` does not name (strays of interrupted runs too);
-        returns how many went. Costs a listing of the whole store."""
+        """Remove every object `keep` does not name (strays of interrupted runs too) and
+        stray temp files; returns how many went. Costs a listing of the whole store."""
         removed = 0
+        for stray in self.folder.glob(".*.tmp-*"):
+            stray.unlink(missing_ok=True)
         objects = self.folder / "objects"
         if not objects.is_dir():
             return 0

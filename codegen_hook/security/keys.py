@@ -348,5 +348,7 @@ def _local_ring(data_dir: Path, env: Mapping[str, str], key_file: Path | None,
             if missing:
                 raise KeyUnavailableError(f"{exc}; the bundle cannot replace the ring: it "
                                           f"lacks keys {', '.join(sorted(missing))}") from exc
-    kek = resolve_kek(None, env, key_file, passphrase, create=True, prompt_new=True)
+    # A new ring takes the KEK a first use would (CODEGEN_HOOK_PASSPHRASE, else the key
+    # file): `passphrase` unlocks a ring, it never prompts for a new one (`key init` does).
+    kek = resolve_kek(None, env, key_file, passphrase, create=True, prompt_new=False)
     return None, kek, {}
