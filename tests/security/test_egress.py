@@ -81,3 +81,37 @@ def test_fill_works_with_no_network_at_all(tmp_path: Path, real_model_path: Path
     [stub] = json.loads(proc.stdout)["stubs"]
     assert stub["verdict"] == "verified", (stub["reasons"], proc.stderr[-500:])
     assert "return" in path.read_text()
+
+
+IMPORTS = """
+import importlib, json, pkgutil, sys
+events = []
+def hook(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.gethostbyname",
+                 "urllib.Request", "http.client.connect"):
+        events.append([event, repr(args)[:200]])
+sys.addaudithook(hook)
+import codegen_hook
+names = [m.name for m in pkgutil.walk_packages(codegen_hook.__path__, "codegen_hook.")
+         if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+for heavy in ("bm25s", "pygit2", "llama_cpp", "docker", "cryptography.hazmat.primitives"):
+    importlib.import_module(heavy)
+seen = list(events)
+import socket
+socket.getaddrinfo("localhost", 80)  # negative control: the hook does see a lookup
+print(json.dumps({"modules": len(names), "events": seen, "control": len(events) - len(seen)}))
+"""
+
+
+def test_nothing_reaches_out_on_import() -> None:
+    """Importing every module of the package and its heavy dependencies opens no
+    connection and resolves no name: no telemetry, no update check."""
+    proc = subprocess.run([sys.executable, "-c", IMPORTS], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["modules"] > 40
+    assert data["events"] == []
+    assert data["control"] >= 1
