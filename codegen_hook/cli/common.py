@@ -1,0 +1,105 @@
+"""What every command shares: settings from flags, progress bars, prompts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
+from codegen_hook.errors import ConfigError
+from codegen_hook.security.egress import install_egress_guard
+from codegen_hook.security.perms import private_folder
+
+__all__ = ["add_sandbox_flags", "add_settings_flags", "ask", "count_bar", "load_settings",
+           "progress_bar", "warn_unsafe"]
+
+
+def progress_bar(label: str) -> Any:
+    state = {"last": 0.0}
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - state["last"] < 0.2:
+            return
+        state["last"] = now
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{done >> 20}/{total >> 20} MiB")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
+def count_bar(label: str) -> Any:
+    state = {"last": 0.0}
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - state["last"] < 0.2:
+            return
+        state["last"] = now
+        sys.stderr.write(f"\r{label} {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="known model name or path to a .gguf file")
+    parser.add_argument("--backend", choices=("llama-cpp", "openai"))
+    parser.add_argument("--openai-base-url", help="OpenAI-compatible server, e.g. "
+                        "http://127.0.0.1:11434/v1")
+    parser.add_argument("--openai-model", help="model name on that server")
+    parser.add_argument("--allow-remote-host", action="append", dest="allow_remote_hosts",
+                        help="let the backend reach this non-loopback host (https only)")
+    parser.add_argument("--ca-bundle", help="PEM file of extra CAs to trust for https")
+    parser.add_argument("--client-cert", help="PEM client certificate for https (may hold "
+                        "its key)")
+    parser.add_argument("--client-key", help="the client certificate's key, if separate")
+    add_sandbox_flags(parser)
+
+
+def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sandbox", choices=("auto", "docker", "bwrap"),
+                        help="where generated code runs (auto: docker if its image is "
+                        "built, else bwrap)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_const", const=True,
+                        help="run generated code WITHOUT a sandbox (dangerous)")
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Settings, Path]:
+    root = find_config_root(Path.cwd())
+    keys = ("model", "backend", "openai_base_url", "openai_model", "allow_remote_hosts",
+            "ca_bundle", "client_cert", "client_key",
+            "unsafe_no_sandbox", "sandbox", "on_failure", "max_rounds", "candidates",
+            "write_unverified", "timeout", "memory_mb")
+    flags = {key: getattr(args, key) for key in keys if hasattr(args, key)}
+    settings = resolve_settings(root, flags=flags)
+    private_folder(data_dir(settings))
+    # From here on this process connects only to loopback and the hosts the user listed.
+    install_egress_guard(settings.allow_remote_hosts)
+    return settings, root
+
+
+def warn_unsafe(settings: Settings) -> None:
+    if settings.unsafe_no_sandbox:
+        print("codegen-hook: WARNING: --unsafe-no-sandbox: generated code runs with your "
+              "user's full rights, network and files", file=sys.stderr)
+
+
+def ask(prompt: str, confirm: bool = False) -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{prompt.rstrip(': ')} is needed but there is no terminal to ask "
+                          "on; set CODEGEN_HOOK_PASSPHRASE")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != first:
+        raise ConfigError("the two passphrases differ; nothing was changed, try again")
+    return first
