@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from codegen_hook.atomic import write_atomic
+from codegen_hook.atomic import atomic_file, write_atomic
 from codegen_hook.errors import ModelError, ModelNotFoundError
 
 __all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "MODEL_ROLE", "ModelSpec", "PrivateModel",
@@ -239,21 +239,13 @@ def add_private_model(source: Path, name: str, data_dir: Path, sealer: StreamSea
     folder = _private_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = folder / (f"{name}.gguf.sealed" if sealer else f"{name}.gguf")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-    try:
-        with open(source, "rb") as handle, os.fdopen(fd, "wb") as sink:
-            reader = _HashingReader(handle, source.stat().st_size, progress)
-            if sealer:
-                sealer.seal_stream(MODEL_ROLE, reader, sink)  # type: ignore[arg-type]
-            else:
-                while chunk := reader.read(_CHUNK):
-                    sink.write(chunk)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(source, "rb") as handle, atomic_file(target) as sink:
+        reader = _HashingReader(handle, source.stat().st_size, progress)
+        if sealer:
+            sealer.seal_stream(MODEL_ROLE, reader, sink)  # type: ignore[arg-type]
+        else:
+            while chunk := reader.read(_CHUNK):
+                sink.write(chunk)
     model = PrivateModel(name, target, reader.digest.hexdigest(), reader.done, bool(sealer))
     write_atomic(folder / f"{name}.json", json.dumps(model.to_json()).encode())
     for stale in (folder / f"{name}.gguf", folder / f"{name}.gguf.sealed"):

@@ -7,9 +7,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import codegen_hook.backends
+from codegen_hook.backends.fake import ScriptedBackend
 from codegen_hook.models import DEFAULT_MODEL, ensure_model
 
 
@@ -40,3 +43,31 @@ def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert seen and seen[-1][0] == seen[-1][1] == path.stat().st_size
     yield path
     shutil.rmtree(folder, ignore_errors=True)
+
+
+CLI_STUB = ('def count_chars(s: str, char: str) -> int:\n    """Count occurrences of `char` in `s`.'
+            '\n\n    >>> count_chars("strawberry", "r")\n    3\n    """\n    ...\n')
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with one stub file, as the current folder (for CLI tests)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.codegen-hook]\nchecks = ["flake8"]\n'
+                                         'candidates = 1\nmax_rounds = 1\n')
+    (root / "strings.py").write_text(CLI_STUB)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
+    """The scripted backend in place of whatever `make_backend` would build."""
+    backend = ScriptedBackend()
+
+    def make(*args: Any, **kwargs: Any) -> ScriptedBackend:
+        return backend
+
+    monkeypatch.setattr(codegen_hook.backends, "make_backend", make)
+    return backend

@@ -5,40 +5,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import codegen_hook.backends
 from codegen_hook.backends.fake import ScriptedBackend
 from codegen_hook.cli import build_parser, main
+from tests.conftest import CLI_STUB as STUB
 
-STUB = ('def count_chars(s: str, char: str) -> int:\n    """Count occurrences of `char` in `s`.'
-        '\n\n    >>> count_chars("strawberry", "r")\n    3\n    """\n    ...\n')
 RIGHT = "```python\ndef count_chars(s: str, char: str) -> int:\n    return s.count(char)\n```"
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "pyproject.toml").write_text('[tool.codegen-hook]\nchecks = ["flake8"]\n'
-                                         'candidates = 1\nmax_rounds = 1\n')
-    (root / "strings.py").write_text(STUB)
-    monkeypatch.chdir(root)
-    return root
-
-
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
-    backend = ScriptedBackend()
-
-    def make(*args: Any, **kwargs: Any) -> ScriptedBackend:
-        return backend
-
-    monkeypatch.setattr(codegen_hook.backends, "make_backend", make)
-    return backend
 
 
 def test_fill_writes_then_has_nothing_to_do(repo: Path, scripted: ScriptedBackend,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
 from codegen_hook.errors import ConfigError
@@ -17,7 +17,8 @@ __all__ = ["add_sandbox_flags", "add_settings_flags", "ask", "count_bar", "load_
            "progress_bar", "warn_unsafe"]
 
 
-def progress_bar(label: str) -> Any:
+def _bar(label: str, render: Callable[[int, int], str]) -> Callable[[int, int], None]:
+    """A progress line on stderr, redrawn at most five times a second."""
     state = {"last": 0.0}
 
     def show(done: int, total: int) -> None:
@@ -25,29 +26,24 @@ def progress_bar(label: str) -> Any:
         if done < total and now - state["last"] < 0.2:
             return
         state["last"] = now
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{done >> 20}/{total >> 20} MiB")
+        sys.stderr.write(f"\r{label} {render(done, total)}")
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
     return show
 
 
-def count_bar(label: str) -> Any:
-    state = {"last": 0.0}
+def progress_bar(label: str) -> Callable[[int, int], None]:
+    """Bytes: `label [#####.....] 12/491 MiB`."""
+    def render(done: int, total: int) -> str:
+        filled = 30 * done // max(total, 1)
+        return f"[{'#' * filled}{'.' * (30 - filled)}] {done >> 20}/{total >> 20} MiB"
+    return _bar(label, render)
 
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - state["last"] < 0.2:
-            return
-        state["last"] = now
-        sys.stderr.write(f"\r{label} {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-    return show
+
+def count_bar(label: str) -> Callable[[int, int], None]:
+    """Items: `label 40/92`."""
+    return _bar(label, lambda done, total: f"{done}/{total}")
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:

@@ -10,12 +10,11 @@ second run resumes where the first stopped.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen_hook.atomic import write_atomic
+from codegen_hook.atomic import atomic_file, write_atomic
 from codegen_hook.errors import CryptoError
 from codegen_hook.security.crypto import STREAM_MAGIC, EncryptedCodec, is_sealed, key_id_of
 from codegen_hook.security.keyring import fsync_dir
@@ -72,16 +71,8 @@ def reseal_file(codec: EncryptedCodec, path: Path) -> bool:
 
 
 def _reseal_stream_file(codec: EncryptedCodec, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
-    try:
-        with os.fdopen(fd, "wb") as sink, open(path, "rb") as source:
-            codec.reseal_stream(source, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(path, "rb") as source, atomic_file(path) as sink:
+        codec.reseal_stream(source, sink)
 
 
 def reseal_tree(codec: EncryptedCodec, roots: Iterable[Path],

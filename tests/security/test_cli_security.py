@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import codegen_hook.backends
 from codegen_hook.backends.fake import ScriptedBackend
 from codegen_hook.cli import main
 from codegen_hook.config import data_dir, resolve_settings
@@ -29,26 +28,10 @@ EXPORT_PASSPHRASE = "correct horse battery"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "pyproject.toml").write_text('[tool.codegen-hook]\nchecks = ["flake8"]\n'
-                                         'candidates = 1\nmax_rounds = 1\n')
-    (root / "strings.py").write_text(STUB)
-    (root / "text.py").write_text(HELPER)
-    monkeypatch.chdir(root)
-    return root
-
-
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
-    backend = ScriptedBackend()
-
-    def make(*args: Any, **kwargs: Any) -> ScriptedBackend:
-        return backend
-
-    monkeypatch.setattr(codegen_hook.backends, "make_backend", make)
-    return backend
+def repo(repo: Path) -> Path:
+    """The CLI tests' repository, with a helper module beside the stub."""
+    (repo / "text.py").write_text(HELPER)
+    return repo
 
 
 @pytest.fixture
