@@ -108,7 +108,8 @@ def _render_fill(report: FillReport, settings: Settings) -> None:
                      "left as it was")
             print(f"{where}: {outcome.verdict} ({tests}/{len(outcome.tests)} examples passed, "
                   f"{len(outcome.checks)} findings, {outcome.attempts} candidates, "
-                  f"{outcome.timings.get('total_s', 0):.1f} s, sandbox {outcome.sandbox or '-'})"
+                  f"{outcome.timings.get('total_s', 0):.1f} s, sandbox {outcome.sandbox or '-'}"
+                  f"{_style(outcome.style_score)})"
                   f"; {state}")
             for reason in outcome.reasons:
                 print("    " + reason.replace("\n", "\n    "))
@@ -123,6 +124,10 @@ def _render_fill(report: FillReport, settings: Settings) -> None:
     elif report.blocking(settings.on_failure):
         print("codegen-hook: some stubs could not be verified; the commit is blocked "
               "(set on_failure: warn to let it through)")
+
+
+def _style(score: float | None) -> str:
+    return "" if score is None else f", style {100 * score:.0f}%"
 
 
 def _cmd_exec(args: argparse.Namespace) -> int:

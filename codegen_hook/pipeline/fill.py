@@ -18,6 +18,7 @@ from typing import Any
 
 from codegen_hook.backends.base import Backend, CompletionRequest, Message
 from codegen_hook.checks.base import Check, CheckContext
+from codegen_hook.checks.style import StyleCheck
 from codegen_hook.config import Settings
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
@@ -170,7 +171,12 @@ class StubFiller:
             # Static tools cost seconds; run them only on a body that passes its tests.
             if check.name != "examples" and (cand.failed_examples or cand.examples.problem):
                 continue
-            cand.findings += check.run(cand.spliced, context)
+            if isinstance(check, StyleCheck):  # its score goes into the report too
+                scored = check.score(cand.spliced, context)
+                cand.findings += scored.findings
+                cand.style_score = scored.score
+            else:
+                cand.findings += check.run(cand.spliced, context)
         self._tick("checks_s", start)
 
     def _round(self, messages: list[Message], round_no: int, n: int, source: SourceFile,
@@ -220,6 +226,8 @@ class StubFiller:
         outcome = self._outcome(source, stub, tried, winner, error)
         outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
         outcome.redactions = dict(redactions)
+        chosen = winner or (min(tried, key=Candidate.badness) if tried else None)
+        outcome.style_score = chosen.style_score if chosen else None
         outcome.stub_sha256 = hashlib.sha256(stub.source.encode()).hexdigest()
         outcome.model_sha256 = str(getattr(self.backend, "model_sha256", ""))
         return outcome

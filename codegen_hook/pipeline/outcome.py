@@ -27,6 +27,7 @@ class Candidate:
     problem: str = ""
     examples: ExampleRun | None = None
     findings: list[Finding] = field(default_factory=list)
+    style_score: float | None = None   # 0..1 against the repo's style; None: not scored
 
     @property
     def failed_examples(self) -> int:
@@ -83,6 +84,7 @@ class Outcome:
     redactions: dict[str, int] = field(default_factory=dict)  # secrets kept out of the prompt
     stub_sha256: str = ""
     model_sha256: str = ""
+    style_score: float | None = None   # the returned code against the repo's style, 0..1
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

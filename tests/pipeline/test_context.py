@@ -46,7 +46,7 @@ def fill(root: Path, stub: Path, backend: ScriptedBackend, events: list[Event],
     config = Settings(**{"candidates": 1, "max_rounds": 1, "checks": ("flake8",),
                          **settings})  # type: ignore[arg-type]
     return fill_paths([stub], config, root, root.parent / "cache", lambda: backend,
-                      BwrapSandbox, make_checks(config.checks), check_only=True,
+                      BwrapSandbox, make_checks(config.checks, config.style), check_only=True,
                       progress=events.append)
 
 
@@ -110,3 +110,21 @@ def test_credentials_never_reach_the_prompt_and_are_counted(tmp_path: Path) -> N
     assert "postgres://bob:<redacted:url-password:1>@db/x" in prompt
     assert secret not in prompt
     assert set(report.outcomes[0].redactions) == {"url-password"}  # context + retrieval
+
+
+def test_style_is_scored_and_reported_without_blocking_unless_enforced(
+        tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    stub = make_repo(root)
+    camel = ("```python\ndef post_slug(title: str) -> str:\n"
+             "    from pkg.text import slugify\n    theSlug = slugify(title)\n"
+             "    return theSlug\n```")
+    report = fill(root, stub, ScriptedBackend([camel]), [], checks=("flake8", "style"))
+    [outcome] = report.outcomes
+    assert outcome.verdict == "verified"
+    assert outcome.style_score is not None and outcome.style_score < 1.0
+    [finding] = [f for f in outcome.checks if f.check == "style"]
+    assert "the_slug" in finding.message and not finding.blocking
+    enforced = fill(root, stub, ScriptedBackend([camel]), [], checks=("flake8", "style"),
+                    style="enforce")
+    assert enforced.outcomes[0].verdict == "unverified"
