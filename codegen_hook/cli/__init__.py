@@ -16,13 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from codegen_hook import __version__
-from codegen_hook.cli import fill, repo, secure
+from codegen_hook.cli import evals, fill, repo, secure
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.security.perms import PRIVATE_UMASK
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = {**fill.COMMANDS, **repo.COMMANDS, **secure.COMMANDS}
+_COMMANDS = {**fill.COMMANDS, **repo.COMMANDS, **secure.COMMANDS, **evals.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_parsers(sub)
     repo.add_parsers(sub)
     secure.add_parsers(sub)
+    evals.add_parsers(sub)
     fill.add_doctor_parser(sub)
     return parser
 

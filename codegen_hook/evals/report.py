@@ -1,0 +1,136 @@
+"""The benchmark's HTML report: summary, pass rate by verdict, time distribution.
+
+One self-contained file; the plots are small inline SVGs drawn here, so the report
+needs no plotting library and no network to view.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from codegen_hook.atomic import write_atomic
+from codegen_hook.evals.results import VERDICTS, Summary, TaskResult, summarize
+
+__all__ = ["render_report", "write_report"]
+
+_STYLE = """body{font:14px system-ui,sans-serif;margin:2em;max-width:60em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;
+padding:.25em .6em;text-align:right}th:first-child,td:first-child{text-align:left}
+svg text{font:12px system-ui,sans-serif}h2{margin-top:1.5em}"""
+_COLOURS = {"passed": "#2e7d32", "total": "#d7dde3"}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
+    return [("tasks", str(summary.tasks)), ("passed hidden tests", str(summary.passed)),
+            ("pass@1", _pct(summary.pass_at_1)), ("verified", str(summary.verified)),
+            ("verified rate", _pct(summary.verified_rate)),
+            ("precision of verified", _pct(summary.precision_verified)),
+            ("mean seconds / task", _num(summary.mean_seconds)),
+            ("median seconds / task", _num(summary.median_seconds)),
+            ("completion tokens / task", _num(summary.tokens_per_task, 0))]
+
+
+def _summary_table(summaries: dict[str, Summary]) -> str:
+    modes = list(summaries)
+    rows = {mode: _summary_rows(s) for mode, s in summaries.items()}
+    head = "".join(f"<th>{escape(m)}</th>" for m in modes)
+    body = "".join(
+        f"<tr><td>{escape(label)}</td>"
+        + "".join(f"<td>{escape(rows[m][i][1])}</td>" for m in modes) + "</tr>"
+        for i, (label, _) in enumerate(rows[modes[0]]))
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+
+def _verdict_bars(summary: Summary) -> str:
+    """One bar per verdict: its tasks in grey, those that passed hidden tests in green."""
+    width, label_w, bar_h, gap = 460, 90, 20, 8
+    most = max([summary.by_verdict[v]["tasks"] for v in VERDICTS] + [1])
+    scale = (width - label_w - 130) / most
+    parts = []
+    for i, verdict in enumerate(VERDICTS):
+        tasks = summary.by_verdict[verdict]["tasks"]
+        passed = summary.by_verdict[verdict]["passed"]
+        y = i * (bar_h + gap)
+        parts.append(
+            f'<text x="0" y="{y + 14}">{verdict}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{tasks * scale:.1f}" height="{bar_h}" '
+            f'fill="{_COLOURS["total"]}"/>'
+            f'<rect x="{label_w}" y="{y}" width="{passed * scale:.1f}" height="{bar_h}" '
+            f'fill="{_COLOURS["passed"]}"/>'
+            f'<text x="{label_w + tasks * scale + 6:.1f}" y="{y + 14}">{passed}/{tasks} passed'
+            f'{f" ({100 * passed / tasks:.0f}%)" if tasks else ""}</text>')
+    height = len(VERDICTS) * (bar_h + gap)
+    return (f'<svg width="{width}" height="{height}" role="img" '
+            f'aria-label="pass rate by verdict">{"".join(parts)}</svg>')
+
+
+def _time_histogram(seconds: list[float], bins: int = 12) -> str:
+    """Tasks per time bin, from 0 to the slowest task."""
+    width, height, base = 460, 150, 120
+    top = max(seconds + [1e-9])
+    counts = [0] * bins
+    for value in seconds:
+        counts[min(int(value / top * bins), bins - 1)] += 1
+    most = max(counts + [1])
+    bar_w = (width - 40) / bins
+    parts = [f'<line x1="30" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#888"/>',
+             f'<text x="0" y="12">{most}</text>',
+             f'<text x="30" y="{base + 16}">0 s</text>',
+             f'<text x="{width - 60}" y="{base + 16}">{top:.1f} s</text>']
+    for i, count in enumerate(counts):
+        h = (base - 10) * count / most
+        parts.append(f'<rect x="{30 + i * bar_w + 1:.1f}" y="{base - h:.1f}" '
+                     f'width="{bar_w - 2:.1f}" height="{h:.1f}" fill="#4f7cac">'
+                     f'<title>{count} tasks</title></rect>')
+    return (f'<svg width="{width}" height="{height}" role="img" '
+            f'aria-label="seconds per task">{"".join(parts)}</svg>')
+
+
+def _task_table(runs: dict[str, list[TaskResult]]) -> str:
+    by_mode = {mode: {r.task_id: r for r in results} for mode, results in runs.items()}
+    ids = list(dict.fromkeys(r.task_id for results in runs.values() for r in results))
+    head = "".join(f"<th>{escape(m)} verdict</th><th>passed</th><th>s</th>" for m in runs)
+    rows = []
+    for task_id in ids:
+        cells = []
+        for mode in runs:
+            r = by_mode[mode].get(task_id)
+            cells.append("<td>–</td><td>–</td><td>–</td>" if r is None else
+                         f"<td>{escape(r.verdict)}</td><td>{'yes' if r.passed else 'no'}</td>"
+                         f"<td>{r.seconds:.1f}</td>")
+        rows.append(f"<tr><td>{escape(task_id)}</td>{''.join(cells)}</tr>")
+    return f"<table><tr><th>task</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def render_report(runs: dict[str, list[TaskResult]]) -> str:
+    """The report for each mode's results (`hook`, `raw`), side by side."""
+    summaries = {mode: summarize(results) for mode, results in runs.items()}
+    sections = [f"<h1>codegen-hook on HumanEval</h1>"
+                f"<p>Scored against the hidden tests, which the flow never saw.</p>"
+                f"<h2>Summary</h2>{_summary_table(summaries)}" if summaries else
+                "<h1>codegen-hook on HumanEval</h1><p>No results yet.</p>"]
+    for mode, results in runs.items():
+        sections.append(f"<h2>{escape(mode)}: pass rate by verdict</h2>"
+                        f"{_verdict_bars(summaries[mode])}"
+                        f"<h2>{escape(mode)}: seconds per task</h2>"
+                        f"{_time_histogram([r.seconds for r in results])}")
+    if runs:
+        sections.append(f"<h2>Tasks</h2>{_task_table(runs)}")
+    return ("<!doctype html><html><head><meta charset=\"utf-8\">"
+            f"<title>codegen-hook HumanEval</title><style>{_STYLE}</style></head>"
+            f"<body>{''.join(sections)}</body></html>\n")
+
+
+def write_report(out_dir: Path, runs: dict[str, list[TaskResult]]) -> Path:
+    path = out_dir / "report.html"
+    write_atomic(path, render_report(runs).encode("utf-8"))
+    return path

@@ -1,0 +1,128 @@
+"""What each benchmark task scored, kept one JSON line per task, and the summary.
+
+The results file is appended as each task finishes, so a long run can stop and
+resume. It holds generated code (derived from a public benchmark, not user code),
+and is still written 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from codegen_hook.errors import ConfigError
+
+__all__ = ["ResultsLog", "Summary", "TaskResult", "summarize"]
+
+VERDICTS = ("verified", "unverified", "failed")
+
+
+@dataclass
+class TaskResult:
+    """One task's answer and its score against the hidden tests."""
+
+    task_id: str
+    mode: str                    # hook | raw
+    verdict: str                 # verified | unverified | failed (raw: never verified)
+    passed: bool                 # the hidden tests passed
+    seconds: float               # producing the answer (not scoring it)
+    completion_tokens: int = 0
+    attempts: int = 0            # candidates generated
+    score_verdict: str = ""      # the hidden-test run's sandbox verdict; "" if not run
+    score_detail: str = ""       # the tail of its stderr when it failed
+    reasons: list[str] = field(default_factory=list)
+    model: str = ""
+    code: str = ""               # the function text returned (untrusted, never run here)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TaskResult":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Summary:
+    tasks: int
+    passed: int
+    pass_at_1: float | None
+    verified: int
+    verified_rate: float | None
+    precision_verified: float | None   # passed among verified; None: nothing verified
+    by_verdict: dict[str, dict[str, int]]
+    mean_seconds: float | None
+    median_seconds: float | None
+    tokens_per_task: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def summarize(results: list[TaskResult]) -> Summary:
+    n = len(results)
+    verified = [r for r in results if r.verdict == "verified"]
+    seconds = [r.seconds for r in results]
+    by_verdict = {v: {"tasks": sum(r.verdict == v for r in results),
+                      "passed": sum(r.passed for r in results if r.verdict == v)}
+                  for v in VERDICTS}
+    passed = sum(r.passed for r in results)
+    return Summary(
+        tasks=n, passed=passed, pass_at_1=_ratio(passed, n), verified=len(verified),
+        verified_rate=_ratio(len(verified), n),
+        precision_verified=_ratio(sum(r.passed for r in verified), len(verified)),
+        by_verdict=by_verdict,
+        mean_seconds=statistics.fmean(seconds) if seconds else None,
+        median_seconds=statistics.median(seconds) if seconds else None,
+        tokens_per_task=statistics.fmean(r.completion_tokens for r in results) if n else None)
+
+
+@dataclass
+class ResultsLog:
+    """A JSONL file of TaskResults, one line per task, appended as tasks finish."""
+
+    path: Path
+
+    def load(self) -> list[TaskResult]:
+        """The results recorded so far; a line cut short by a crash is ignored."""
+        try:
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{self.path}: cannot read the results ({exc}); move it "
+                              "away or choose another --out") from exc
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(TaskResult.from_json(json.loads(line)))
+            except (ValueError, TypeError):
+                continue
+        return out
+
+    def append(self, result: TaskResult) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            line = json.dumps(result.to_json()) + "\n"
+            if os.fstat(fd).st_size and not self._ends_with_newline():
+                line = "\n" + line   # a crash left half a line: start a fresh one
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
