@@ -17,7 +17,7 @@ SYSTEM_PROMPT = (
     "says. Use the standard library and what the module already imports. "
     "Do not write tests, example calls or explanations."
 )
-_MAX_CONTEXT_LINES = 60
+_MAX_SIGNATURES = 24
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> str:
@@ -26,24 +26,41 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -
     return "".join(lines[first - 1:body_start - 1]).rstrip() + " ..."
 
 
+def _import_line(node: ast.Import | ast.ImportFrom) -> str:
+    """One line per import statement, however it was wrapped in the file."""
+    return ast.unparse(node)
+
+
 def module_context(text: str, stub: Stub) -> str:
-    """The module's imports and the signatures of its other definitions."""
+    """The module's imports (one line each) and the signatures of the definitions
+    nearest the stub: a long module's whole outline made the small model echo it
+    back instead of writing the function."""
     tree = ast.parse(text)
     lines = split_lines_keepends(text)
-    out: list[str] = []
+    imports: list[str] = []
+    defs: list[tuple[int, int, str]] = []     # (distance from the stub, order, text)
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            out.append(ast.get_source_segment(text, node) or "")
+            imports.append(_import_line(node))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
                 node.name != stub.name:
-            out.append(_signature(node, lines))
+            defs.append((abs(node.lineno - stub.def_line), len(defs),
+                         _signature(node, lines)))
         elif isinstance(node, ast.ClassDef):
-            out.append(f"class {node.name}:")
+            members = [f"class {node.name}:"]
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
                         not (item.name == stub.name and stub.class_names[-1:] == (node.name,)):
-                    out.append("    " + _signature(item, lines).strip())
-    return "\n".join(out[:_MAX_CONTEXT_LINES])
+                    members.append("    " + _signature(item, lines).strip())
+            inside = node.lineno <= stub.def_line <= (node.end_lineno or node.lineno)
+            defs.append((0 if inside else abs(node.lineno - stub.def_line), len(defs),
+                         "\n".join(members[:12])))
+    nearest = sorted(defs)[:_MAX_SIGNATURES]
+    return "\n".join(imports + [text for _, _, text in sorted(nearest, key=lambda d: d[1])])
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
 
 
 def _stub_block(stub: Stub) -> str:
@@ -55,13 +72,16 @@ def _stub_block(stub: Stub) -> str:
 def stub_messages(stub: Stub, text: str, path: Path, related: str = "") -> list[Message]:
     """The request for one stub: `related` is code retrieved from elsewhere in the repo."""
     context = module_context(text, stub)
+    # Context goes in as indented text, not fenced code: given fenced blocks, the small
+    # model answered by copying the first one back (measured on more_itertools stubs).
     parts = []
-    if related.strip():
-        parts.append("Helpers that already exist in this repository (call them where "
-                     f"they fit):\n```python\n{related}\n```\n")
     if context.strip():
-        parts.append(f"The module `{path.name}` contains:\n```python\n{context}\n```\n")
-    parts.append(f"Complete this function:\n```python\n{_stub_block(stub)}\n```")
+        parts.append(f"For reference, the module `{path.name}` has:\n{_indent(context)}\n")
+    if related.strip():
+        parts.append("For reference, helpers that already exist in this repository (call "
+                     f"them where they fit):\n{_indent(related)}\n")
+    parts.append("Write the body of this function and answer with the complete function "
+                 f"in one ```python block:\n```python\n{_stub_block(stub)}\n```")
     return [Message("system", SYSTEM_PROMPT), Message("user", "\n".join(parts))]
 
 
