@@ -82,6 +82,25 @@ def _sandbox_rows(settings: Settings) -> list[dict[str, str]]:
     return rows
 
 
+def _key_rows(settings: Settings, home: Path) -> list[dict[str, str]]:
+    """Where the key comes from and whether it opens the ring; never unwraps a key."""
+    from codegen_hook.security.keys import key_status
+
+    key_file = Path(settings.key_file).expanduser() if settings.key_file else None
+    try:
+        status = key_status(home, key_file=key_file)
+    except CodegenHookError as exc:
+        return [_row("encryption key", "broken", str(exc))]
+    if not status.ring_exists:
+        return [_row("encryption key", "not yet", "made on first use (or `codegen-hook key "
+                     f"init`); source: {status.source}")]
+    state = {True: "ready", False: "WRONG KEY", None: "unknown"}[status.matches]
+    where = status.key_file if status.source == "key-file" else status.source
+    return [_row("encryption key", state, f"AES-256-GCM data key {status.active}, wrapped for "
+                 f"{where} (kek {status.kek_id or 'from a passphrase'}); ring {status.ring_path}")]
+
+
 def diagnose(settings: Settings, home: Path) -> list[dict[str, str]]:
     """Rows of (layer, status, detail); probes the sandbox, never loads a model."""
-    return _model_rows(settings, home) + _backend_rows(settings) + _sandbox_rows(settings)
+    return (_model_rows(settings, home) + _backend_rows(settings) + _key_rows(settings, home)
+            + _sandbox_rows(settings))
