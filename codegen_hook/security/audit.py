@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 from codegen_hook.atomic import write_atomic
 from codegen_hook.errors import AuditError, CryptoError
+from codegen_hook.security.perms import private_folder
 
 __all__ = ["GENESIS", "AuditEntry", "AuditLog", "AuditRecord", "AuditVerdict"]
 
@@ -238,8 +239,7 @@ class AuditLog:
             yield
             return
         if not shared:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.folder, 0o700)
+            private_folder(self.folder)
         fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)

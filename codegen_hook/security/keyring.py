@@ -31,10 +31,11 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from codegen_hook.atomic import write_atomic
 from codegen_hook.errors import KeyUnavailableError
+from codegen_hook.security.perms import private_folder
 
 __all__ = ["SCRYPT_N", "Kdf", "Kek", "Ring", "RingKey", "Wrap", "b64d", "b64e",
            "create_exclusive", "fsync_dir", "kek_from_passphrase", "kek_id", "load_ring",
-           "new_kdf", "new_key_id", "now", "private_dir", "ring_lock", "ring_path",
+           "new_kdf", "new_key_id", "now", "ring_lock", "ring_path",
            "save_ring", "tighten", "unwrap_key", "unwrap_ring", "wrap_all", "wrap_key"]
 
 RING_FORMAT = "codegen-hook key ring"
@@ -190,7 +191,7 @@ def load_ring(data_dir: Path) -> Ring | None:
     except OSError as exc:
         raise KeyUnavailableError(f"cannot read the key ring {path} ({exc}): fix its "
                                   f"permissions (`chmod 600 {path}`)") from exc
-    private_dir(path.parent)
+    private_folder(path.parent)
     tighten(path, 0o600)
     return ring_from_bytes(raw, path)
 
@@ -198,7 +199,7 @@ def load_ring(data_dir: Path) -> Ring | None:
 def save_ring(data_dir: Path, ring: Ring) -> None:
     """Replace the ring atomically and durably (the rename reaches the disk too)."""
     path = ring_path(data_dir)
-    private_dir(path.parent)
+    private_folder(path.parent)
     write_atomic(path, ring_to_bytes(ring))
     tighten(path, 0o600)
     fsync_dir(path.parent)
@@ -210,12 +211,6 @@ def tighten(path: Path, mode: int) -> None:
     info = path.stat()
     if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & ~mode:
         os.chmod(path, stat.S_IMODE(info.st_mode) & mode)
-
-
-def private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tighten(path, 0o700)
-    return path
 
 
 def fsync_dir(path: Path) -> None:
@@ -247,7 +242,7 @@ def create_exclusive(path: Path, data: bytes) -> bool:
 @contextlib.contextmanager
 def ring_lock(data_dir: Path) -> Iterator[None]:
     """One key command at a time per data dir (init, rotate, import)."""
-    path = private_dir(ring_path(data_dir).parent) / "lock"
+    path = private_folder(ring_path(data_dir).parent) / "lock"
     with open(path, "a+b") as handle:
         os.chmod(path, 0o600)
         try:

@@ -26,12 +26,13 @@ from codegen_hook.security.crypto import EncryptedCodec, new_data_key
 from codegen_hook.security.keyring import (Kdf, Kek, Ring, RingKey, Wrap, b64d, b64e,
                                            create_exclusive, fsync_dir, kek_from_passphrase,
                                            kek_id, load_ring, new_kdf, new_key_id, now,
-                                           private_dir, ring_lock, ring_path, ring_to_bytes,
+                                           ring_lock, ring_path, ring_to_bytes,
                                            save_ring, unwrap_key, unwrap_ring, wrap_all,
                                            wrap_key)
 from codegen_hook.security.keysource import (ENV_KEY, default_key_file, key_file_mode,
                                              read_key_file, resolve_kek, source_of,
                                              write_new_key_file)
+from codegen_hook.security.perms import private_folder
 from codegen_hook.security.reseal import Progress, reseal_tree
 
 __all__ = ["KeyStatus", "RotateReport", "export_keys", "import_keys", "init_keys",
@@ -93,7 +94,7 @@ def open_codec(data_dir: Path, *, env: Mapping[str, str] | None = None,
     ring yet and `create`, a ring (and if needed a key file) is made; never under a
     prompted passphrase (`init_keys` does that), so a hook does not prompt."""
     env = _env(env)
-    private_dir(data_dir)
+    private_folder(data_dir)
     ring = load_ring(data_dir)
     if ring is None and not create:
         raise KeyUnavailableError(f"no key ring in {data_dir}: run `codegen-hook key init`, "
@@ -112,7 +113,7 @@ def _create_ring(data_dir: Path, env: Mapping[str, str], key_file: Path | None,
     ring = Ring(key_id, {key_id: RingKey(key_id, now())})
     wrap_all({key_id: new_data_key()}, ring, [kek])
     path = ring_path(data_dir)
-    private_dir(path.parent)
+    private_folder(path.parent)
     create_exclusive(path, ring_to_bytes(ring))
     made = load_ring(data_dir)
     assert made is not None

@@ -16,7 +16,8 @@ from pathlib import Path
 from codegen_hook.atomic import write_atomic
 from codegen_hook.errors import KeyUnavailableError
 from codegen_hook.security.keyring import (Kek, Ring, b64d, b64e, create_exclusive, kek_id,
-                                           kek_from_passphrase, new_kdf, private_dir)
+                                           kek_from_passphrase, new_kdf)
+from codegen_hook.security.perms import private_folder
 
 __all__ = ["ENV_KEY", "ENV_PASSPHRASE", "create_key_file", "default_key_file",
            "key_file_mode", "read_key_file", "resolve_kek", "source_of", "write_new_key_file"]
@@ -144,7 +145,7 @@ def create_key_file(path: Path) -> Kek:
                                   f"{tree}, where a commit could publish it: choose a path "
                                   "outside any repository (--key-file, setting key_file) or "
                                   f"set {ENV_KEY}")
-    private_dir(path.parent)
+    private_folder(path.parent)
     create_exclusive(path, (b64e(os.urandom(32)) + "\n").encode())
     kek = read_key_file(path)
     assert kek is not None
