@@ -16,6 +16,7 @@ from codegen_hook.index.build import IndexReport, RepoIndex, load_index, refresh
 from codegen_hook.index.search import Hit, SymbolSearch, render_hits, stub_hits
 from codegen_hook.index.style import StyleProfile, mine_style
 from codegen_hook.security.codec import codec_for
+from codegen_hook.security.crypto import EncryptedCodec
 from codegen_hook.stubs import Stub
 
 __all__ = ["RepoContext", "prepare_repo_context"]
@@ -29,6 +30,7 @@ class RepoContext:
     budget_tokens: int = 0
     report: IndexReport | None = None
     notes: list[str] = field(default_factory=list)
+    codec: EncryptedCodec | None = None   # opened once per run; the audit log reuses it
 
     def for_stub(self, path: Path, stub: Stub) -> tuple[str, list[Hit]]:
         """Retrieved code for the prompt (within the token budget) and the hits used."""
@@ -48,7 +50,7 @@ def prepare_repo_context(settings: Settings, root: Path) -> RepoContext:
     index = RepoIndex(root, [], [])
     if settings.index:
         try:
-            codec = codec_for(settings, data_dir(settings))
+            codec = context.codec = codec_for(settings, data_dir(settings))
             context.report = refresh_index(root, exclude=settings.index_exclude,
                                            max_file_bytes=settings.index_max_file_bytes,
                                            codec=codec)

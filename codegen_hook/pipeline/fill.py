@@ -226,8 +226,6 @@ class StubFiller:
         outcome = self._outcome(source, stub, tried, winner, error)
         outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
         outcome.redactions = dict(redactions)
-        chosen = winner or (min(tried, key=Candidate.badness) if tried else None)
-        outcome.style_score = chosen.style_score if chosen else None
         outcome.stub_sha256 = hashlib.sha256(stub.source.encode()).hexdigest()
         outcome.model_sha256 = str(getattr(self.backend, "model_sha256", ""))
         return outcome
@@ -263,6 +261,7 @@ class StubFiller:
             attempts=len(tried), timings=dict(self._timings),
             model=self.backend.describe(), sandbox=self.sandbox.name,
             body=chosen.body if chosen else "",
+            style_score=chosen.style_score if chosen else None,
             candidates=[_candidate_json(c) for c in tried])
 
 

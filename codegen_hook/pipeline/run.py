@@ -19,6 +19,7 @@ from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.context import RepoContext, prepare_repo_context
 from codegen_hook.pipeline.fill import StubFiller
+from codegen_hook.security.crypto import EncryptedCodec
 from codegen_hook.pipeline.outcome import Event, Outcome
 from codegen_hook.stubs import SkippedStub, SourceFile, Stub, find_stubs, splice_bodies
 
@@ -180,7 +181,8 @@ def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir:
         report.index = {"report": parts.repo.report.to_json() if parts.repo.report else None,
                         "notes": parts.repo.notes}
     if settings.audit and report.outcomes:
-        report.audit_error = record_audit(report, settings, root)
+        report.audit_error = record_audit(report, settings, root,
+                                          parts.repo.codec if parts.repo else None)
     return report
 
 
@@ -192,13 +194,16 @@ def _delivery(file: FileReport, outcome: Outcome, check_only: bool) -> str:
     return "left as it was"
 
 
-def record_audit(report: FillReport, settings: Settings, root: Path) -> str:
-    """One audit entry per stub; returns the error if the log could not take them."""
+def record_audit(report: FillReport, settings: Settings, root: Path,
+                 codec: EncryptedCodec | None = None) -> str:
+    """One audit entry per stub; returns the error if the log could not take them.
+    `codec`: the run's, if the index already opened it (a passphrase costs scrypt)."""
     from codegen_hook.security.audit import AuditLog, AuditRecord
     from codegen_hook.security.codec import codec_for
 
     try:
-        log = AuditLog(data_dir(settings) / "audit", codec_for(settings, data_dir(settings)))
+        log = AuditLog(data_dir(settings) / "audit",
+                       codec or codec_for(settings, data_dir(settings)))
         for file in report.files:
             for o in file.outcomes:
                 log.append(AuditRecord(
