@@ -1,0 +1,53 @@
+"""Tests of a stub's specification: what a candidate body is run against.
+
+Three origins, in order of trust: the docstring's own `>>>` examples, examples the
+docstring states in free form (`f(x) => y`, "For example: ..."), and assert-style
+tests the model wrote from the spec. They are data: parsed on the host with `ast`,
+never evaluated here; they run only inside the sandbox (pipeline/matrix.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["ORIGIN_WEIGHT", "SpecTest", "TestOrigin", "TestKind"]
+
+TestOrigin = Literal["docstring", "stated", "model"]
+TestKind = Literal["doctest", "value"]
+
+# Agreement ranking weighs a passed test by where it came from: the user's own
+# examples count most; the model's expected outputs are wrong often enough
+# (~15% in published studies) that they only break ties among the rest.
+ORIGIN_WEIGHT: dict[str, float] = {"docstring": 4.0, "stated": 4.0, "model": 1.0}
+
+
+@dataclass(frozen=True)
+class SpecTest:
+    """One check of the function under test.
+
+    kind "doctest": `call` is a doctest example's source and `expected` the output text
+    it wants, compared with doctest's own rules. kind "value": `call` is an expression
+    that calls the function and `expected` a Python expression; the test passes when
+    the two values are equal (`==`), evaluated in the module's namespace in the sandbox.
+    """
+
+    call: str
+    expected: str
+    origin: TestOrigin
+    kind: TestKind = "value"
+    line: int = 0
+
+    @property
+    def weight(self) -> float:
+        return ORIGIN_WEIGHT[self.origin]
+
+    @property
+    def stated(self) -> bool:
+        """From the user's docstring (either form), not from the model."""
+        return self.origin != "model"
+
+    def render(self) -> str:
+        if self.kind == "doctest":
+            return f">>> {self.call.strip()}\n{self.expected.rstrip()}"
+        return f"assert {self.call} == {self.expected}"
