@@ -19,20 +19,23 @@ __all__ = ["ENV_PREFIX", "Settings", "data_dir", "find_config_root", "resolve_se
 
 ENV_PREFIX = "CODEGEN_HOOK_"
 # Settings a repository's own config file may not turn on: a cloned repo must not
-# be able to switch the sandbox off for whoever commits in it.
+# be able to switch the sandbox off for whoever commits in it (or name a module to import).
 _NOT_FROM_FILE = {"unsafe_no_sandbox", "allow_remote_hosts", "key_file", "ca_bundle",
-                  "client_cert", "client_key"}
+                  "client_cert", "client_key", "langchain_model"}
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every setting, with its default. Field names are the config keys."""
 
-    backend: str = "llama-cpp"            # llama-cpp | openai
+    backend: str = "llama-cpp"            # llama-cpp | openai | langchain
     model: str = DEFAULT_MODEL            # a known model's name or a path to a .gguf
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "qwen2.5-coder:0.5b"
     openai_api_key_env: str = "OPENAI_API_KEY"
+    openai_flavor: str = "auto"           # auto | openai | ollama | vllm | llama-cpp-server
+    openai_parallel: int = 0              # concurrent requests when the server lacks `n`; 0: auto
+    langchain_model: str = ""             # "package.module:factory" returning a chat model
     allow_remote_hosts: tuple[str, ...] = ()
     ca_bundle: str = ""                   # PEM file of CAs to trust for https (default: system)
     client_cert: str = ""                 # PEM client certificate for https (mutual TLS)
@@ -42,9 +45,14 @@ class Settings:
     max_tokens: int = 512
     temperature: float = 0.0
     seed: int = 0
-    candidates: int = 3                   # first round: one greedy, the rest sampled
+    candidates: int = 5                   # first round: one greedy, the rest sampled, one batch
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
+    generated_tests: bool = True          # ask the model for assert tests of the spec
+    max_generated_tests: int = 10
+    ranking: str = "agreement"            # agreement (CodeT dual agreement) | first
+    repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
+    repair_budget_seconds: float = 120.0  # wall seconds after which no repair starts
     checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")
     style: str = "report"                 # report | enforce (style findings block)
     index: bool = True                    # refresh the repo index before filling
@@ -64,8 +72,10 @@ class Settings:
     key_file: str = ""                    # empty: $XDG_CONFIG_HOME/codegen-hook/key
     audit: bool = True                    # one hash-chained, encrypted entry per stub
 
-    _CHOICES = {"backend": ("llama-cpp", "openai"), "on_failure": ("block", "warn"),
-                "sandbox": ("auto", "docker", "bwrap"), "style": ("report", "enforce")}
+    _CHOICES = {"backend": ("llama-cpp", "openai", "langchain"), "on_failure": ("block", "warn"),
+                "sandbox": ("auto", "docker", "bwrap"), "style": ("report", "enforce"),
+                "ranking": ("agreement", "first"),
+                "openai_flavor": ("auto", "openai", "ollama", "vllm", "llama-cpp-server")}
 
     def validated(self) -> "Settings":
         for key, allowed in self._CHOICES.items():
@@ -76,6 +86,10 @@ class Settings:
                     "index_max_file_bytes"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
+        for key in ("max_generated_tests", "repair_budget_tokens", "repair_budget_seconds",
+                    "openai_parallel"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"setting {key} must be 0 or more")
         if self.context_tokens < 0:
             raise ConfigError("setting context_tokens must be 0 (no retrieval) or more")
         if self.timeout <= 0:

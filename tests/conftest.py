@@ -55,7 +55,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     (root / "pyproject.toml").write_text('[tool.codegen-hook]\nchecks = ["flake8"]\n'
-                                         'candidates = 1\nmax_rounds = 1\n')
+                                         'candidates = 1\nmax_rounds = 1\n'
+                                         'generated_tests = false\n')
     (root / "strings.py").write_text(CLI_STUB)
     monkeypatch.chdir(root)
     return root

@@ -23,6 +23,16 @@ class CompletionRequest:
     max_tokens: int = 512
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # Per-sequence (temperature, seed), one per text wanted; empty: `n` texts at
+    # `temperature` with seeds seed, seed+1, ... A batching backend decodes them together.
+    schedule: tuple[tuple[float, int | None], ...] = ()
+
+    def plan(self) -> list[tuple[float, int | None]]:
+        """The (temperature, seed) of each text to produce, in order."""
+        if self.schedule:
+            return list(self.schedule)
+        return [(self.temperature, None if self.seed is None else self.seed + i)
+                for i in range(self.n)]
 
 
 @dataclass

@@ -28,7 +28,7 @@ class ScriptedBackend(Backend):
     def complete(self, request: CompletionRequest) -> Completion:
         self.requests.append(request)
         texts = []
-        for _ in range(request.n):
+        for _ in request.plan():
             if not self.queue:
                 raise BackendError("scripted backend ran out of answers; enqueue more "
                                    "in the test")

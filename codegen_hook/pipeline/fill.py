@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,16 +23,24 @@ from codegen_hook.checks.style import StyleCheck
 from codegen_hook.config import Settings
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
-from codegen_hook.pipeline.examples import (docstring_examples, examples_job,
-                                            read_example_results)
 from codegen_hook.pipeline.context import RepoContext
+from codegen_hook.pipeline.examples import ExampleRun, docstring_examples
 from codegen_hook.pipeline.extract import ExtractedCode, extract_body
+from codegen_hook.pipeline.generated import merge_tests, parse_model_tests, model_tests_messages
+from codegen_hook.pipeline.matrix import as_example_run, matrix_job, read_matrix
 from codegen_hook.pipeline.outcome import Candidate, Event, Outcome, OutcomeVerdict
 from codegen_hook.pipeline.prompts import repair_messages, stub_messages
+from codegen_hook.pipeline.rank import rank_by_agreement, rank_in_order
+from codegen_hook.pipeline.spec import SpecTest
+from codegen_hook.pipeline.stated import stated_tests
 from codegen_hook.security.redact import redact_secrets
 from codegen_hook.stubs import SourceFile, Stub, splice_bodies, split_lines_keepends
 
-__all__ = ["StubFiller", "compose_body"]
+__all__ = ["StubFiller", "compose_body", "spec_tests"]
+
+_CHECKED_PER_ROUND = 3   # static checks cost seconds: at most this many new candidates a round
+_PER_TEST_S = 3.0        # one test's limit; a hanging candidate costs this per test
+_REPAIR_CANDIDATES = 2   # texts per repair round (one greedy, one sampled), in one batch
 
 
 def _import_keys(text: str) -> set[str]:
@@ -110,6 +119,29 @@ def _disputed_examples(first_round: list[Candidate]) -> dict[str, str]:
             if len(ran) >= 2 and counts[key] == len(ran) and len(got) == 1}
 
 
+def _param_names(stub: Stub) -> list[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(stub.source) + "\n")
+    except SyntaxError:
+        return []
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    args = func.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    return names[1:] if stub.is_method and names[:1] in (["self"], ["cls"]) else names
+
+
+def spec_tests(stub: Stub) -> list[SpecTest]:
+    """The user's own tests of `stub`: its doctest examples, then what the docstring
+    states in free form (`f(x) => y`, "For example ...") on calls doctest did not make."""
+    examples = [SpecTest(e.source, e.want, "docstring", "doctest", e.line)
+                for e in docstring_examples(stub)]
+    if stub.is_method:   # a free-form `obj.m(x)` has no object to call it on
+        return examples
+    return merge_tests(examples, stated_tests(stub.docstring, stub.name, _param_names(stub)))
+
+
 @dataclass
 class StubFiller:
     """Fills one stub at a time with a backend, checks and a sandbox."""
@@ -131,18 +163,38 @@ class StubFiller:
     def _tick(self, key: str, since: float) -> None:
         self._timings[key] = self._timings.get(key, 0.0) + time.perf_counter() - since
 
-    def _generate(self, messages: list[Message], n: int, temperature: float,
-                  seed: int) -> list[str]:
+    def _count(self, key: str, amount: float) -> None:
+        self._timings[key] = self._timings.get(key, 0.0) + amount
+
+    def _generate(self, messages: list[Message], schedule: list[tuple[float, int | None]],
+                  max_tokens: int, key: str = "generate_s") -> list[str]:
         start = time.perf_counter()
         completion = self.backend.complete(CompletionRequest(
-            tuple(messages), n=n, temperature=temperature,
-            max_tokens=self.settings.max_tokens, seed=seed))
-        self._tick("generate_s", start)
-        self._timings["completion_tokens"] = (self._timings.get("completion_tokens", 0)
-                                              + completion.completion_tokens)
+            tuple(messages), n=len(schedule), temperature=schedule[0][0],
+            max_tokens=max_tokens, seed=schedule[0][1], schedule=tuple(schedule)))
+        self._tick(key, start)
+        self._count("completion_tokens", completion.completion_tokens)
+        self._count("prompt_tokens", completion.prompt_tokens)
         return completion.texts
 
-    def _evaluate(self, cand: Candidate, source: SourceFile, stub: Stub) -> None:
+    def _model_tests(self, stub: Stub) -> tuple[list[SpecTest], list[Message]]:
+        """Assert tests the model writes from the spec alone (never from the code)."""
+        messages, _ = _redacted(model_tests_messages(stub, self.settings.max_generated_tests))
+        texts = self._generate(messages, [(0.0, self.settings.seed)],
+                               min(self.settings.max_tokens, 384), key="tests_s")
+        tests = parse_model_tests(texts[0] if texts else "", stub.name,
+                                  self.settings.max_generated_tests)
+        return tests, messages
+
+    def _schedule(self, round_no: int, n: int) -> list[tuple[float, int | None]]:
+        """One greedy text, the rest sampled; seeds fixed by settings.seed and the round,
+        so a run can be repeated."""
+        seed = self.settings.seed + 1000 * round_no
+        return [(self.settings.temperature if i == 0 else self.settings.sample_temperature,
+                 seed + i) for i in range(n)]
+
+    def _prepare(self, cand: Candidate, source: SourceFile, stub: Stub) -> None:
+        """Host side of a candidate: parse, compose and compile it (never run it)."""
         extracted = extract_body(cand.answer, stub.name)
         if extracted is None:
             cand.problem = (f"the answer held no usable body for `{stub.name}`; answer with "
@@ -154,23 +206,42 @@ class StubFiller:
             compile(cand.spliced, str(source.path), "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             cand.problem = f"the function does not compile: {exc}"
+
+    def _run_untrusted_tests(self, cands: list[Candidate], source: SourceFile, stub: Stub,
+                             tests: list[SpecTest]) -> None:
+        """Every runnable candidate against every test, in one sandbox start."""
+        ready = [c for c in cands if c.spliced and not c.problem]
+        if not ready:
             return
         start = time.perf_counter()
-        job, marker = examples_job(stub, source.path, cand.spliced, self.settings.timeout,
-                                   self.settings.memory_mb)
-        cand.examples = read_example_results(self.sandbox.run(job), marker)
+        job, marker = matrix_job(stub, source.path, [c.spliced for c in ready], tests,
+                                 timeout=self.settings.timeout,
+                                 memory_mb=self.settings.memory_mb,
+                                 per_test_timeout=min(self.settings.timeout, _PER_TEST_S))
+        matrix = read_matrix(self.sandbox.run(job), marker, len(ready), len(tests))
         self._tick("sandbox_s", start)
+        for i, cand in enumerate(ready):
+            why = matrix.problem or matrix.problems[i]
+            if why:
+                cand.examples = ExampleRun((), why, matrix.run)
+            else:
+                cand.results = matrix.results[i]
+                cand.examples = as_example_run(matrix, i, tests)
+
+    def _check(self, cand: Candidate, source: SourceFile, stub: Stub,
+               tests: list[SpecTest]) -> None:
+        """The static checks, once per candidate (they cost seconds)."""
+        if cand.checked:
+            return
+        cand.checked = True
         first = stub.ellipsis_line
         context = CheckContext(
             path=source.path, root=self.root, first_line=first,
             last_line=first + cand.body.strip("\n").count("\n"), cache_dir=self.cache_dir,
-            example_sources=tuple(e.source for e in docstring_examples(stub)),
+            example_sources=tuple(t.call for t in tests if t.stated),
             style=self.repo.style if self.repo else None)
         start = time.perf_counter()
         for check in self.checks:
-            # Static tools cost seconds; run them only on a body that passes its tests.
-            if check.name != "examples" and (cand.failed_examples or cand.examples.problem):
-                continue
             if isinstance(check, StyleCheck):  # its score goes into the report too
                 scored = check.score(cand.spliced, context)
                 cand.findings += scored.findings
@@ -179,21 +250,45 @@ class StubFiller:
                 cand.findings += check.run(cand.spliced, context)
         self._tick("checks_s", start)
 
-    def _round(self, messages: list[Message], round_no: int, n: int, source: SourceFile,
-               stub: Stub, tried: list[Candidate]) -> Candidate | None:
-        seed = self.settings.seed + 1000 * round_no
-        plan = [(self.settings.temperature, 1)]
-        if n > 1:
-            plan.append((self.settings.sample_temperature, n - 1))
-        for temperature, count in plan:
-            for offset, text in enumerate(self._generate(messages, count, temperature, seed)):
-                cand = Candidate(round_no, len(tried), temperature, seed + offset, text)
-                tried.append(cand)
-                self._evaluate(cand, source, stub)
-                if cand.passed_everything:
-                    return cand
-            seed += count
-        return None
+    def _rank(self, tried: list[Candidate], tests: list[SpecTest]) -> list[Candidate]:
+        rows = [[r.passed for r in c.results] if c.examples is not None
+                and not c.examples.problem else None for c in tried]
+        ranker = rank_by_agreement if self.settings.ranking == "agreement" else rank_in_order
+        order = ranker(rows, [t.weight for t in tests])
+        for ranked in order:
+            tried[ranked.index].score = ranked.score
+            tried[ranked.index].group = ranked.group
+        return [tried[r.index] for r in order]
+
+    def _select(self, tried: list[Candidate], tests: list[SpecTest], source: SourceFile,
+                stub: Stub) -> tuple[Candidate | None, list[Candidate]]:
+        """The best-ranked candidate that passes every stated test and every check, if
+        any; and the whole ranking. Checks run on at most a few new candidates a round."""
+        ranking = self._rank(tried, tests)
+        if not any(t.stated for t in tests):   # nothing of the user's to verify against
+            return None, ranking
+        fresh = 0
+        for cand in ranking:
+            if not _passes_stated(cand):
+                continue
+            if not cand.checked:
+                if fresh == _CHECKED_PER_ROUND:
+                    break
+                fresh += 1
+                self._check(cand, source, stub, tests)
+            if cand.passed_everything:
+                return cand, ranking
+        return None, ranking
+
+    def _over_budget(self, started: float) -> str:
+        spent = self._timings.get("repair_tokens", 0.0)
+        if spent >= self.settings.repair_budget_tokens:
+            return (f"the repair budget of {self.settings.repair_budget_tokens} tokens is "
+                    "spent (setting repair_budget_tokens)")
+        if time.perf_counter() - started >= self.settings.repair_budget_seconds:
+            return (f"the repair budget of {self.settings.repair_budget_seconds:g} s is spent "
+                    "(setting repair_budget_seconds)")
+        return ""
 
     def fill(self, source: SourceFile, stub: Stub) -> Outcome:
         """Run the loop for `stub` and return its Outcome; never raises for the code's
@@ -203,40 +298,65 @@ class StubFiller:
         related, hits = self.repo.for_stub(source.path, stub) if self.repo else ("", [])
         self._tick("retrieve_s", start)
         base, redactions = _redacted(stub_messages(stub, source.text, source.path, related))
+        stated = spec_tests(stub)
+        tests = list(stated)
         tried: list[Candidate] = []
+        ranking: list[Candidate] = []
         winner: Candidate | None = None
-        error = ""
+        notes: list[str] = []
         messages = base
         try:
+            if self.settings.generated_tests and not stub.is_method:
+                model_tests, _ = self._model_tests(stub)
+                tests = merge_tests(stated, model_tests)
             for round_no in range(1, self.settings.max_rounds + 1):
+                if round_no > 1 and (spent := self._over_budget(start)):
+                    notes.append(spent)
+                    break
                 self._event("round", source.path, stub, f"round {round_no}")
-                n = self.settings.candidates if round_no == 1 else 1
-                winner = self._round(messages, round_no, n, source, stub, tried)
+                n = self.settings.candidates if round_no == 1 else min(
+                    _REPAIR_CANDIDATES, self.settings.candidates)
+                before = self._timings.get("completion_tokens", 0.0)
+                texts = self._generate(messages, self._schedule(round_no, n),
+                                       self.settings.max_tokens)
+                if round_no > 1:
+                    self._count("repair_tokens",
+                                self._timings.get("completion_tokens", 0.0) - before)
+                new = [Candidate(round_no, len(tried) + i, temperature, seed, text)
+                       for i, ((temperature, seed), text)
+                       in enumerate(zip(self._schedule(round_no, n), texts))]
+                for cand in new:
+                    self._prepare(cand, source, stub)
+                self._run_untrusted_tests(new, source, stub, tests)
+                tried += new
+                winner, ranking = self._select(tried, tests, source, stub)
                 if winner is not None:
                     break
-                best = min(tried, key=Candidate.badness)
+                best = min(ranking, key=Candidate.badness)
                 feedback = _feedback(best)
                 if not feedback:  # nothing failed that a repair could address
                     break
                 messages, found = _redacted(repair_messages(base, best.answer, feedback))
                 redactions.update(found)
         except CodegenHookError as exc:
-            error = str(exc)
+            notes.insert(0, str(exc))
         self._timings["total_s"] = time.perf_counter() - start
-        outcome = self._outcome(source, stub, tried, winner, error)
+        outcome = self._outcome(source, stub, ranking or tried, winner, notes)
+        outcome.generated_tests = _generated_json(tests, outcome, ranking or tried)
         outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
         outcome.redactions = dict(redactions)
         outcome.stub_sha256 = hashlib.sha256(stub.source.encode()).hexdigest()
         outcome.model_sha256 = str(getattr(self.backend, "model_sha256", ""))
         return outcome
 
-    def _outcome(self, source: SourceFile, stub: Stub, tried: list[Candidate],
-                 winner: Candidate | None, error: str) -> Outcome:
-        reasons: list[str] = [error] if error else []
-        chosen = winner or (min(tried, key=Candidate.badness) if tried else None)
+    def _outcome(self, source: SourceFile, stub: Stub, ranking: list[Candidate],
+                 winner: Candidate | None, notes: list[str]) -> Outcome:
+        reasons: list[str] = list(notes)
+        # The answer: the winner, else the ranking's best among the least broken.
+        chosen = winner or (min(ranking, key=Candidate.badness) if ranking else None)
         verdict: OutcomeVerdict = "verified" if winner else "unverified"
         if chosen is not None and winner is not None:
-            disputed = _disputed_examples([c for c in tried if c.round == 1])
+            disputed = _disputed_examples([c for c in ranking if c.round == 1])
             for result in chosen.examples.results if chosen.examples else ():
                 got = disputed.get(result.source.strip())
                 if got is not None and result.passed:
@@ -252,17 +372,19 @@ class StubFiller:
         if chosen is not None and chosen.problem and not chosen.body:
             reasons.append(chosen.problem)
         code = _function_text(chosen.spliced, stub, chosen.body) if chosen and chosen.body else ""
+        ordered = sorted(ranking, key=lambda c: c.index)
         return Outcome(
             file=str(source.path), name=stub.name, qualname=stub.qualname,
             line=stub.def_line, verdict=verdict, code=code, reasons=reasons,
             checks=chosen.findings if chosen else [],
             tests=[_test_json(r) for r in (chosen.examples.results
                                            if chosen and chosen.examples else ())],
-            attempts=len(tried), timings=dict(self._timings),
+            attempts=len(ranking), timings=dict(self._timings),
             model=self.backend.describe(), sandbox=self.sandbox.name,
             body=chosen.body if chosen else "",
             style_score=chosen.style_score if chosen else None,
-            candidates=[_candidate_json(c) for c in tried])
+            candidates=[_candidate_json(c) for c in ordered],
+            selection=_selection_json(chosen, ranking, self.settings.ranking))
 
 
 def _redacted(messages: list[Message]) -> tuple[list[Message], Counter[str]]:
@@ -281,8 +403,8 @@ def _unverified_reason(cand: Candidate) -> str:
     if cand.problem:
         return cand.problem
     if cand.examples is not None and not cand.examples.problem and not cand.examples.results:
-        return ("the docstring has no examples (`>>>` lines) to test the code against; "
-                "add one so the hook can verify it")
+        return ("the docstring has no examples to test the code against (`>>>` lines, or "
+                "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")
     feedback = _feedback(cand)
     return f"no candidate passed every check and example; the closest one:\n{feedback}"
 
@@ -302,4 +424,32 @@ def _candidate_json(cand: Candidate) -> dict[str, Any]:
     return {"round": cand.round, "index": cand.index, "temperature": cand.temperature,
             "seed": cand.seed, "problem": cand.problem,
             "failed_examples": cand.failed_examples, "findings": len(cand.findings),
-            "sandbox_verdict": cand.examples.run.verdict if cand.examples else None}
+            "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,
+            "passes": "".join("1" if r.passed else "0" for r in cand.results),
+            "score": round(cand.score, 3), "group": cand.group, "checked": cand.checked}
+
+
+def _passes_stated(cand: Candidate) -> bool:
+    return (not cand.problem and cand.examples is not None and not cand.examples.problem
+            and cand.failed_examples == 0)
+
+
+def _selection_json(chosen: Candidate | None, ranking: list[Candidate],
+                    method: str) -> dict[str, Any]:
+    """How the answer was picked, for the report and for measuring the rule later."""
+    if chosen is None:
+        return {"method": method}
+    return {"method": method, "index": chosen.index, "round": chosen.round,
+            "score": round(chosen.score, 3), "group": chosen.group,
+            "rank": next((i for i, c in enumerate(ranking) if c is chosen), -1),
+            "top_group": max((c.group for c in ranking), default=0),
+            "candidates_passing_stated": sum(_passes_stated(c) for c in ranking)}
+
+
+def _generated_json(tests: list[SpecTest], outcome: Outcome,
+                    ranking: list[Candidate]) -> list[dict[str, Any]]:
+    """The model's own tests and whether the returned code passed each one."""
+    chosen = next((c for c in ranking if c.body and c.body == outcome.body), None)
+    rows = chosen.results if chosen else ()
+    return [{"test": t.render(), "passed": rows[i].passed if i < len(rows) else None}
+            for i, t in enumerate(tests) if t.origin == "model"]

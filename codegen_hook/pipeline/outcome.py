@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codegen_hook.checks.base import Finding
 from codegen_hook.pipeline.examples import ExampleRun
+
+if TYPE_CHECKING:
+    from codegen_hook.pipeline.matrix import TestResult
 
 __all__ = ["Candidate", "Event", "Outcome", "OutcomeVerdict"]
 
@@ -28,6 +31,10 @@ class Candidate:
     examples: ExampleRun | None = None
     findings: list[Finding] = field(default_factory=list)
     style_score: float | None = None   # 0..1 against the repo's style; None: not scored
+    results: tuple["TestResult", ...] = ()   # its row of the test matrix (every test)
+    checked: bool = False                # the static checks ran on it
+    score: float = 0.0                   # agreement score (pipeline/rank.py)
+    group: int = 0                       # candidates that passed exactly the same tests
 
     @property
     def failed_examples(self) -> int:
@@ -85,6 +92,8 @@ class Outcome:
     stub_sha256: str = ""
     model_sha256: str = ""
     style_score: float | None = None   # the returned code against the repo's style, 0..1
+    generated_tests: list[dict[str, Any]] = field(default_factory=list)  # the model's tests
+    selection: dict[str, Any] = field(default_factory=dict)  # how the answer was picked
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -21,7 +21,8 @@ from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.stubs import find_stubs
 
 
-SETTINGS = Settings(candidates=1, max_rounds=1, checks=("flake8",), sandbox="bwrap")
+SETTINGS = Settings(candidates=1, max_rounds=1, checks=("flake8",), sandbox="bwrap",
+                    generated_tests=False)
 
 
 def fence(code: str) -> str:

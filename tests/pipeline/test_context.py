@@ -44,7 +44,7 @@ def make_repo(root: Path) -> Path:
 def fill(root: Path, stub: Path, backend: ScriptedBackend, events: list[Event],
          **settings: object) -> FillReport:
     config = Settings(**{"candidates": 1, "max_rounds": 1, "checks": ("flake8",),
-                         **settings})  # type: ignore[arg-type]
+                         "generated_tests": False, **settings})  # type: ignore[arg-type]
     return fill_paths([stub], config, root, root.parent / "cache", lambda: backend,
                       BwrapSandbox, make_checks(config.checks, config.style), check_only=True,
                       progress=events.append)

@@ -43,7 +43,8 @@ def fence(body: str, sig: str = "def count_chars(s: str, char: str) -> int:") ->
 def run_fill(paths: list[Path], backend: Backend | Exception, tmp_path: Path,
              sandbox: Sandbox | None = None, check_only: bool = False,
              **settings: object) -> FillReport:
-    base = {"candidates": 1, "max_rounds": 2, "checks": ("flake8",), "timeout": 5.0}
+    base = {"candidates": 1, "max_rounds": 2, "checks": ("flake8",), "timeout": 5.0,
+            "generated_tests": False}
     base.update(settings)
     config = Settings(**base)  # type: ignore[arg-type]
 
@@ -125,12 +126,13 @@ def test_contradicting_example_is_never_verified(tmp_path: Path) -> None:
     path.write_text(STUB.replace("    3\n", "    2\n"))
     honest = fence("return s.count(char)")
     bent = fence("return s.count(char) - 1")
-    report = run_fill([path], ScriptedBackend([honest, honest, honest, bent]), tmp_path,
+    report = run_fill([path], ScriptedBackend([honest, honest, honest, bent, bent]),
+                      tmp_path,
                       candidates=3, max_rounds=2)
     [outcome] = report.outcomes
-    assert outcome.verdict == "unverified"
+    assert outcome.verdict == "unverified", outcome.reasons
     assert any("every independently generated candidate computed 3" in r
-               for r in outcome.reasons)
+               for r in outcome.reasons), outcome.reasons
     assert path.read_text() == STUB.replace("    3\n", "    2\n")
 
 
@@ -148,8 +150,7 @@ def test_hanging_code_times_out_in_the_sandbox(stub_file: Path, tmp_path: Path) 
                       timeout=1.0)
     [outcome] = report.outcomes
     assert outcome.verdict == "unverified"
-    assert "timeout" in outcome.reasons[0] and outcome.candidates[0]["sandbox_verdict"] == \
-        "timeout"
+    assert "timed out after 1s" in outcome.reasons[0]
 
 
 def test_no_examples_means_unverified_with_advice(tmp_path: Path) -> None:
@@ -256,7 +257,7 @@ def test_scripted_sandbox_result_is_what_the_verdict_uses(stub_file: Path,
                       max_rounds=1)
     assert report.outcomes[0].verdict == "unverified"
     assert "killed" in report.outcomes[0].reasons[0]
-    assert sandbox.jobs and "run_examples.py" in sandbox.jobs[0].files
+    assert sandbox.jobs and "run_matrix.py" in sandbox.jobs[0].files
 
 
 def test_no_sandbox_means_no_code_runs_and_files_stay(stub_file: Path, tmp_path: Path) -> None:
@@ -293,3 +294,66 @@ def test_nothing_to_repair_means_no_more_rounds(tmp_path: Path) -> None:
     backend = ScriptedBackend([fence("return 2 * x", "def twice(x: int) -> int:")])
     report = run_fill([path], backend, tmp_path, max_rounds=3)
     assert report.outcomes[0].attempts == 1 and len(backend.requests) == 1
+
+
+SQUARE = '''def square(x: int) -> int:
+    """Return x times x.
+
+    >>> square(2)
+    4
+    """
+    ...
+'''
+
+
+def _square_answers() -> list[str]:
+    sig = "def square(x: int) -> int:"
+    tests = "```python\nassert square(3) == 9\nassert square(0) == 0\nassert square(2) == 4\n```"
+    return [tests, fence("return x + 2", sig), fence("return x * x", sig),
+            fence("return x ** 2", sig)]
+
+
+@pytest.mark.parametrize("ranking, verdict, body", [
+    ("agreement", "verified", "return x * x"),
+    ("first", "verified", "return x + 2"),
+])
+def test_agreement_with_model_tests_picks_the_right_candidate(
+        tmp_path: Path, ranking: str, verdict: str, body: str) -> None:
+    """The greedy answer passes the docstring's one example by luck; two sampled ones
+    agree on the model's tests too. Generation order (the ablation) takes the lucky one."""
+    path = tmp_path / "sq.py"
+    path.write_text(SQUARE)
+    backend = ScriptedBackend(_square_answers())
+    report = run_fill([path], backend, tmp_path, candidates=3, max_rounds=1,
+                      generated_tests=True, ranking=ranking)
+    [outcome] = report.outcomes
+    assert (outcome.verdict, outcome.body) == (verdict, body), outcome.reasons
+    tests_request, code_request = backend.requests
+    assert "Write 10 different tests of `square`" in tests_request.messages[1].content
+    assert code_request.schedule == ((0.0, 1000), (0.8, 1001), (0.8, 1002))
+    assert [c["passes"] for c in outcome.candidates] == ["100", "111", "111"]
+    assert [c["group"] for c in outcome.candidates] == [1, 2, 2]
+    assert outcome.selection["rank"] == 0 and outcome.selection["index"] == \
+        (0 if ranking == "first" else 1)
+    # square(2) is the user's example: the model's copy of it is not a second test
+    assert [t["test"] for t in outcome.generated_tests] == ["assert square(3) == 9",
+                                                            "assert square(0) == 0"]
+
+
+def test_a_free_form_example_verifies_like_a_doctest(tmp_path: Path) -> None:
+    path = tmp_path / "sq.py"
+    path.write_text(SQUARE.replace(">>> square(2)\n    4", "For example: square(3) => 9"))
+    report = run_fill([path], ScriptedBackend([fence("return x * x",
+                                                     "def square(x: int) -> int:")]),
+                      tmp_path, max_rounds=1)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "verified", outcome.reasons
+    assert [t["source"] for t in outcome.tests] == ["square(3)"]
+
+
+def test_spent_repair_budget_stops_before_a_repair(stub_file: Path, tmp_path: Path) -> None:
+    backend = ScriptedBackend([WRONG])
+    report = run_fill([stub_file], backend, tmp_path, max_rounds=3, repair_budget_seconds=0)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified" and len(backend.requests) == 1
+    assert "repair budget of 0 s is spent" in outcome.reasons[0]
