@@ -26,8 +26,22 @@ def make_backend(settings: Settings, data_dir: Path,
             api_key=os.environ.get(settings.openai_api_key_env, ""),
             allowed_hosts=settings.allow_remote_hosts, n_ctx=settings.n_ctx,
             ca_bundle=settings.ca_bundle, client_cert=settings.client_cert,
-            client_key=settings.client_key)
-    raise ConfigError(f"unknown backend {settings.backend!r}; use llama-cpp or openai")
+            client_key=settings.client_key, flavor=settings.openai_flavor,
+            parallel=settings.openai_parallel)
+    if settings.backend == "langchain":
+        return _langchain_backend(settings)
+    raise ConfigError(f"unknown backend {settings.backend!r}; use llama-cpp, openai or "
+                      "langchain")
+
+
+def _langchain_backend(settings: Settings) -> Backend:
+    if not settings.langchain_model:
+        raise ConfigError("backend langchain needs langchain_model: set it to "
+                          "'package.module:factory', a function returning a LangChain chat "
+                          "model (flag --langchain-model, or CODEGEN_HOOK_LANGCHAIN_MODEL)")
+    from codegen_hook.backends.langchain import LangChainBackend, load_chat_model
+
+    return LangChainBackend(load_chat_model(settings.langchain_model))
 
 
 def _llama_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:

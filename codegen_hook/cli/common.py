@@ -48,10 +48,18 @@ def count_bar(label: str) -> Callable[[int, int], None]:
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="known model name or path to a .gguf file")
-    parser.add_argument("--backend", choices=("llama-cpp", "openai"))
+    parser.add_argument("--backend", choices=("llama-cpp", "openai", "langchain"))
     parser.add_argument("--openai-base-url", help="OpenAI-compatible server, e.g. "
                         "http://127.0.0.1:11434/v1")
     parser.add_argument("--openai-model", help="model name on that server")
+    parser.add_argument("--openai-flavor",
+                        choices=("auto", "openai", "ollama", "vllm", "llama-cpp-server"),
+                        help="the server's kind (auto: asked once, else plain openai)")
+    parser.add_argument("--openai-parallel", type=int, metavar="N",
+                        help="concurrent requests to a server without `n` (0: auto)")
+    parser.add_argument("--langchain-model", metavar="MODULE:FACTORY",
+                        help="with --backend langchain: a function returning a LangChain "
+                        "chat model, e.g. my_models:make_chat_model")
     parser.add_argument("--allow-remote-host", action="append", dest="allow_remote_hosts",
                         help="let the backend reach this non-loopback host (https only)")
     parser.add_argument("--ca-bundle", help="PEM file of extra CAs to trust for https")
@@ -71,7 +79,8 @@ def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
 
 def load_settings(args: argparse.Namespace) -> tuple[Settings, Path]:
     root = find_config_root(Path.cwd())
-    keys = ("model", "backend", "openai_base_url", "openai_model", "allow_remote_hosts",
+    keys = ("model", "backend", "openai_base_url", "openai_model", "openai_flavor",
+            "openai_parallel", "langchain_model", "allow_remote_hosts",
             "ca_bundle", "client_cert", "client_key",
             "unsafe_no_sandbox", "sandbox", "on_failure", "max_rounds", "candidates",
             "write_unverified", "timeout", "memory_mb")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,8 @@ from codegen_hook.backends import make_backend
 from codegen_hook.backends.base import CompletionRequest, Message
 from codegen_hook.backends.llama import LlamaCppBackend
 from codegen_hook.backends.openai_http import OpenAICompatBackend
-from codegen_hook.config import Settings
+from codegen_hook.cli.common import add_settings_flags
+from codegen_hook.config import Settings, resolve_settings
 from codegen_hook.errors import ConfigError, EgressRefusedError, ModelError, ModelNotFoundError
 
 
@@ -26,7 +29,17 @@ def test_openai_settings_give_the_openai_backend(
     assert backend.n_ctx == 2048
     assert backend.describe() == "openai:coder:1b@http://localhost:11434/v1"
     assert backend._client.headers["Authorization"] == "Bearer sk-from-env"
+    assert backend._flavor is None and backend.parallel == 0  # auto: asked on first use
     assert not (tmp_path / "data").exists()  # nothing assembled for a remote backend
+
+
+def test_openai_flavor_and_parallel_reach_the_backend(tmp_path: Path) -> None:
+    settings = Settings(backend="openai", openai_base_url="http://127.0.0.1:8080/v1",
+                        openai_flavor="llama-cpp-server", openai_parallel=3)
+    backend = make_backend(settings, tmp_path)
+    assert isinstance(backend, OpenAICompatBackend)
+    assert backend.flavor == "llama-cpp-server"  # configured: no probe
+    assert backend.parallel == 3
 
 
 def test_openai_settings_with_a_remote_host_are_refused(tmp_path: Path) -> None:
@@ -41,6 +54,60 @@ def test_openai_settings_with_a_remote_host_are_refused(tmp_path: Path) -> None:
 def test_unknown_backend_is_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown backend"):
         make_backend(Settings(backend="transformers"), tmp_path)
+
+
+@pytest.fixture
+def chat_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    pytest.importorskip("langchain_core")
+    (tmp_path / "lc_factory_mod.py").write_text(
+        "from langchain_core.language_models.fake_chat_models import GenericFakeChatModel\n"
+        "def make():\n"
+        "    return GenericFakeChatModel(messages=iter(['def f(): ...']))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lc_factory_mod", raising=False)
+    return "lc_factory_mod:make"
+
+
+def test_langchain_settings_give_the_langchain_backend(tmp_path: Path,
+                                                       chat_factory: str) -> None:
+    from codegen_hook.backends.langchain import LangChainBackend
+
+    backend = make_backend(Settings(backend="langchain", langchain_model=chat_factory),
+                           tmp_path / "data")
+    assert isinstance(backend, LangChainBackend)
+    assert backend.describe() == "langchain:GenericFakeChatModel"
+    assert backend.complete(CompletionRequest((Message("user", "hi"),))).texts == [
+        "def f(): ..."]
+    assert not (tmp_path / "data").exists()
+
+
+def test_langchain_without_a_model_path_is_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="langchain_model"):
+        make_backend(Settings(backend="langchain"), tmp_path)
+    with pytest.raises(ConfigError, match="cannot import"):
+        make_backend(Settings(backend="langchain", langchain_model="not_installed_xyz:make"),
+                     tmp_path)
+
+
+def test_langchain_without_langchain_core_names_the_extra(
+        tmp_path: Path, chat_factory: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "langchain_core.language_models", None)
+    with pytest.raises(ConfigError, match=r"pip install 'codegen-hook\[langchain\]'"):
+        make_backend(Settings(backend="langchain", langchain_model=chat_factory), tmp_path)
+
+
+def test_backend_flags_become_settings(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_settings_flags(parser)
+    args = parser.parse_args(["--backend", "langchain", "--langchain-model", "pkg.mod:make",
+                              "--openai-flavor", "ollama", "--openai-parallel", "2"])
+    flags = {key: getattr(args, key) for key in
+             ("backend", "langchain_model", "openai_flavor", "openai_parallel")}
+    settings = resolve_settings(tmp_path, env={}, flags=flags)
+    assert (settings.backend, settings.langchain_model) == ("langchain", "pkg.mod:make")
+    assert (settings.openai_flavor, settings.openai_parallel) == ("ollama", 2)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--openai-flavor", "tgi"])
 
 
 def test_llama_cpp_with_a_missing_model_path(tmp_path: Path) -> None:

@@ -60,3 +60,21 @@ def test_fill_through_a_real_openai_compatible_server(llama_server: str, tmp_pat
     assert stub["verdict"] == "verified", stub["reasons"]
     assert stub["model"] == f"openai:qwen@{llama_server}"
     assert "    ...\n" not in path.read_text() and proc.returncode == 1
+
+
+def test_plan_through_llama_cpp_python_server(llama_server: str) -> None:
+    """llama-cpp-python's server has no flavour endpoint and ignores `n`: plain openai,
+    then one request per text, each seed its own (so the same plan gives the same texts)."""
+    from codegen_hook.backends.base import CompletionRequest, Message
+    from codegen_hook.backends.openai_http import OpenAICompatBackend
+
+    backend = OpenAICompatBackend(llama_server, "qwen")
+    plan = CompletionRequest(
+        (Message("user", "Write a Python function add(a, b) returning a + b."),), n=3,
+        schedule=((0.0, 1), (0.8, 2), (0.8, 3)), max_tokens=32)
+    first = backend.complete(plan)
+    assert backend.flavor == "openai"
+    assert not backend._honours_n  # it answered n=2 with one choice
+    assert len(first.texts) == 3 and all(first.texts)
+    assert first.completion_tokens > 0
+    assert backend.complete(plan).texts == first.texts
