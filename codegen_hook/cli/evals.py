@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -33,6 +34,13 @@ def add_parsers(sub: Any) -> None:
                     "(default ./humaneval-results)")
     he.add_argument("--candidates", type=int, help="candidates in the first round")
     he.add_argument("--max-rounds", type=int, help="generation rounds (first + repairs)")
+    he.add_argument("--every", type=int, metavar="N", help="every Nth task (0, N, 2N, ...)")
+    ablate = he.add_argument_group("ablations (measure what each ingredient adds)")
+    ablate.add_argument("--no-generated-tests", action="store_true",
+                        help="no tests written by the model: the docstring's examples only")
+    ablate.add_argument("--ranking", choices=("agreement", "first"),
+                        help="agreement: CodeT dual agreement; first: generation order")
+    ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
     add_settings_flags(he)
 
 
@@ -69,8 +77,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from codegen_hook.isolation import Sandbox, select_sandbox
 
     settings, _ = load_settings(args)
+    ablations: dict[str, Any] = {}
+    if args.no_generated_tests:
+        ablations["generated_tests"] = False
+    if args.ranking:
+        ablations["ranking"] = args.ranking
+    if args.no_repair:
+        ablations["max_rounds"] = 1
+    settings = dataclasses.replace(settings, **ablations).validated()
     warn_unsafe(settings)
-    tasks = load_tasks(limit=args.limit,
+    tasks = load_tasks(limit=args.limit, every=args.every,
                        task_ids=args.tasks.split(",") if args.tasks else None)
     home = data_dir(settings)
 

@@ -63,10 +63,10 @@ def _task_id(given: str) -> str:
     return f"HumanEval/{given}" if given.isdigit() else given
 
 
-def load_tasks(limit: int | None = None,
-               task_ids: Sequence[str] | None = None) -> list[Task]:
+def load_tasks(limit: int | None = None, task_ids: Sequence[str] | None = None,
+               every: int | None = None) -> list[Task]:
     """The HumanEval tasks in dataset order, or those of `task_ids` (`HumanEval/2` or `2`)
-    in the order given; then the first `limit` of them."""
+    in the order given; then every `every`th of them; then the first `limit`."""
     problems = _read_problems()
     if task_ids:
         wanted = list(dict.fromkeys(_task_id(t) for t in task_ids if t.strip()))
@@ -77,6 +77,10 @@ def load_tasks(limit: int | None = None,
         chosen = [problems[t] for t in wanted]
     else:
         chosen = list(problems.values())
+    if every is not None:
+        if every < 1:
+            raise ConfigError("--every must be 1 or more")
+        chosen = chosen[::every]
     if limit is not None:
         chosen = chosen[:max(limit, 0)]
     return [Task(p["task_id"], p["prompt"], p["entry_point"], p["test"]) for p in chosen]
@@ -132,6 +136,7 @@ class Answer:
     attempts: int = 0
     reasons: list[str] = field(default_factory=list)
     model: str = ""
+    details: dict[str, Any] = field(default_factory=dict)   # how the hook got there
 
 
 @dataclass
@@ -170,9 +175,13 @@ def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
             f"the prompt holds no stub named {entry_point}"]
         return Answer("failed", "", "", seconds, reasons=why)
     module = splice_bodies(text, [(stub, outcome.body)], "\n") if outcome.body else ""
+    details = {"timings": {k: round(v, 3) for k, v in outcome.timings.items()},
+               "selection": outcome.selection, "candidates": outcome.candidates,
+               "stated_tests": len(outcome.tests),
+               "generated_tests": outcome.generated_tests}
     return Answer(outcome.verdict, module, outcome.code, seconds,
                   int(outcome.timings.get("completion_tokens", 0)), outcome.attempts,
-                  outcome.reasons, outcome.model)
+                  outcome.reasons, outcome.model, details)
 
 
 def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
@@ -241,7 +250,7 @@ def _run_task(task: Task, raw: bool, workdir: Path, flow: HookFlow) -> TaskResul
         passed=score.passed, seconds=round(answer.seconds, 3),
         completion_tokens=answer.completion_tokens, attempts=answer.attempts,
         score_verdict=score.verdict, score_detail=score.detail, reasons=answer.reasons,
-        model=answer.model, code=answer.code)
+        model=answer.model, code=answer.code, details=answer.details)
 
 
 @dataclass

@@ -37,6 +37,7 @@ class TaskResult:
     reasons: list[str] = field(default_factory=list)
     model: str = ""
     code: str = ""               # the function text returned (untrusted, never run here)
+    details: dict[str, Any] = field(default_factory=dict)  # timings, selection, candidates
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
