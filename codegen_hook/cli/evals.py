@@ -59,6 +59,9 @@ def _render_summary(mode: str, summary: Summary, report: Path, resumed: int) -> 
           f"pass@1 {_pct(summary.pass_at_1)}")
     print(f"  verified {summary.verified} ({_pct(summary.verified_rate)}), precision of "
           f"verified {_pct(summary.precision_verified)}")
+    if summary.oracle_pass is not None:
+        print(f"  some candidate right (oracle, the ceiling of ranking) "
+              f"{_pct(summary.oracle_pass)}")
     for verdict, counts in summary.by_verdict.items():
         print(f"  {verdict}: {counts['passed']}/{counts['tasks']} passed")
     if summary.mean_seconds is not None and summary.median_seconds is not None:

@@ -137,6 +137,7 @@ class Answer:
     reasons: list[str] = field(default_factory=list)
     model: str = ""
     details: dict[str, Any] = field(default_factory=dict)   # how the hook got there
+    candidate_modules: list[str] = field(default_factory=list)  # each candidate spliced in
 
 
 @dataclass
@@ -175,13 +176,15 @@ def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
             f"the prompt holds no stub named {entry_point}"]
         return Answer("failed", "", "", seconds, reasons=why)
     module = splice_bodies(text, [(stub, outcome.body)], "\n") if outcome.body else ""
+    candidates = [{k: v for k, v in c.items() if k != "body"} for c in outcome.candidates]
     details = {"timings": {k: round(v, 3) for k, v in outcome.timings.items()},
-               "selection": outcome.selection, "candidates": outcome.candidates,
-               "stated_tests": len(outcome.tests),
+               "selection": outcome.selection, "candidates": candidates,
                "generated_tests": outcome.generated_tests}
+    modules = [splice_bodies(text, [(stub, c["body"])], "\n") if c.get("body") else ""
+               for c in outcome.candidates]
     return Answer(outcome.verdict, module, outcome.code, seconds,
                   int(outcome.timings.get("completion_tokens", 0)), outcome.attempts,
-                  outcome.reasons, outcome.model, details)
+                  outcome.reasons, outcome.model, details, modules)
 
 
 def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
@@ -245,6 +248,12 @@ def _run_task(task: Task, raw: bool, workdir: Path, flow: HookFlow) -> TaskResul
     else:
         answer = answer_with_hook(name, task.prompt, task.entry_point, workdir, flow)
     score = score_with_hidden_tests(task, answer.module_text, flow.sandbox, flow.settings)
+    if answer.candidate_modules:
+        # Measurement only, after the answer is fixed: which of the candidates the hook
+        # saw were right (the ceiling of any selector; ablations of the ranking offline).
+        answer.details["candidate_passed"] = [
+            score_with_hidden_tests(task, module, flow.sandbox, flow.settings).passed
+            for module in answer.candidate_modules]
     return TaskResult(
         task_id=task.task_id, mode="raw" if raw else "hook", verdict=answer.verdict,
         passed=score.passed, seconds=round(answer.seconds, 3),

@@ -60,6 +60,8 @@ class Summary:
     mean_seconds: float | None
     median_seconds: float | None
     tokens_per_task: float | None
+    # any candidate the hook generated passes the hidden tests: the ceiling of selection
+    oracle_pass: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +86,15 @@ def summarize(results: list[TaskResult]) -> Summary:
         by_verdict=by_verdict,
         mean_seconds=statistics.fmean(seconds) if seconds else None,
         median_seconds=statistics.median(seconds) if seconds else None,
-        tokens_per_task=statistics.fmean(r.completion_tokens for r in results) if n else None)
+        tokens_per_task=statistics.fmean(r.completion_tokens for r in results) if n else None,
+        oracle_pass=_oracle(results))
+
+
+def _oracle(results: list[TaskResult]) -> float | None:
+    scored = [r for r in results if "candidate_passed" in r.details]
+    if not scored:
+        return None
+    return sum(any(r.details["candidate_passed"]) or r.passed for r in scored) / len(scored)
 
 
 @dataclass

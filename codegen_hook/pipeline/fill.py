@@ -39,6 +39,9 @@ from codegen_hook.stubs import SourceFile, Stub, splice_bodies, split_lines_keep
 __all__ = ["StubFiller", "compose_body", "spec_tests"]
 
 _CHECKED_PER_ROUND = 3   # static checks cost seconds: at most this many new candidates a round
+# Both prompts ask for one fenced block: what follows its closing fence is chatter
+# that costs decode time (the extractor copes with the fence cut off).
+_STOP = ("\n```\n",)
 _PER_TEST_S = 3.0        # one test's limit; a hanging candidate costs this per test
 _REPAIR_CANDIDATES = 2   # texts per repair round (one greedy, one sampled), in one batch
 
@@ -171,7 +174,8 @@ class StubFiller:
         start = time.perf_counter()
         completion = self.backend.complete(CompletionRequest(
             tuple(messages), n=len(schedule), temperature=schedule[0][0],
-            max_tokens=max_tokens, seed=schedule[0][1], schedule=tuple(schedule)))
+            max_tokens=max_tokens, seed=schedule[0][1], schedule=tuple(schedule),
+            stop=_STOP))
         self._tick(key, start)
         self._count("completion_tokens", completion.completion_tokens)
         self._count("prompt_tokens", completion.prompt_tokens)
@@ -343,6 +347,8 @@ class StubFiller:
         self._timings["total_s"] = time.perf_counter() - start
         outcome = self._outcome(source, stub, ranking or tried, winner, notes)
         outcome.generated_tests = _generated_json(tests, outcome, ranking or tried)
+        # one letter a column of `passes`: d(ocstring), s(tated), m(odel)
+        outcome.selection["tests"] = self._origins(tests)
         outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
         outcome.redactions = dict(redactions)
         outcome.stub_sha256 = hashlib.sha256(stub.source.encode()).hexdigest()
@@ -386,6 +392,9 @@ class StubFiller:
             candidates=[_candidate_json(c) for c in ordered],
             selection=_selection_json(chosen, ranking, self.settings.ranking))
 
+    def _origins(self, tests: list[SpecTest]) -> str:
+        return "".join(t.origin[0] for t in tests)
+
 
 def _redacted(messages: list[Message]) -> tuple[list[Message], Counter[str]]:
     """The messages with credentials replaced by placeholders, and how many of each kind:
@@ -425,8 +434,10 @@ def _candidate_json(cand: Candidate) -> dict[str, Any]:
             "seed": cand.seed, "problem": cand.problem,
             "failed_examples": cand.failed_examples, "findings": len(cand.findings),
             "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,
+            "ran": cand.examples is not None and not cand.examples.problem,
             "passes": "".join("1" if r.passed else "0" for r in cand.results),
-            "score": round(cand.score, 3), "group": cand.group, "checked": cand.checked}
+            "score": round(cand.score, 3), "group": cand.group, "checked": cand.checked,
+            "body": cand.body}
 
 
 def _passes_stated(cand: Candidate) -> bool:

