@@ -1,4 +1,8 @@
-"""The embedded backend: a GGUF model run in-process by llama-cpp-python."""
+"""The embedded backend: a GGUF model run in-process by llama-cpp-python.
+
+All texts of a request are decoded together (llama_batch.generate): the prompt is evaluated
+once and the k sequences share its KV cells, so k candidates cost far less than k requests.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,25 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from codegen_hook.backends.base import Backend, Completion, CompletionRequest
 from codegen_hook.errors import BackendError, ModelError
 
+if TYPE_CHECKING:
+    from codegen_hook.backends.llama_batch import BatchContext
+
 __all__ = ["LlamaCppBackend"]
+
+_CELL_STEP = 1024   # the batch context grows in these steps, so it is rarely made again
 
 
 class LlamaCppBackend(Backend):
     """Loads the model lazily on the first request, then keeps it."""
 
     name: ClassVar[str] = "llama-cpp"
+    supports_n: ClassVar[bool] = True
+    min_sequences: ClassVar[int] = 8  # a context made for fewer is made again when k grows
 
     def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0,
                  decrypt: Callable[[Path], int] | None = None, model_sha256: str = "") -> None:
@@ -29,6 +40,7 @@ class LlamaCppBackend(Backend):
         self.model_sha256 = model_sha256
         self._llama: Any = None
         self._fd: int | None = None
+        self._context: BatchContext | None = None
         self.load_seconds = 0.0
 
     def describe(self) -> str:
@@ -60,26 +72,46 @@ class LlamaCppBackend(Backend):
         self.load_seconds = time.perf_counter() - start
         return self._llama
 
+    def _batch_context(self, k: int, cells: int) -> BatchContext:
+        """The multi-sequence context, made on first use and again for a larger k or
+        more KV cells. `n_ctx` is each sequence's window; the shared buffer holds the
+        prompt once plus every sequence's continuation."""
+        from codegen_hook.backends.llama_batch import BatchContext
+
+        cells = max(self.n_ctx, -(-cells // _CELL_STEP) * _CELL_STEP)
+        if self._context is None or self._context.n_seq < k or self._context.n_ctx < cells:
+            if self._context is not None:
+                self._context.close()
+                self._context = None
+            self._context = BatchContext(self._load(), cells, max(k, self.min_sequences))
+        return self._context
+
     def complete(self, request: CompletionRequest) -> Completion:
-        llama = self._load()
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        texts: list[str] = []
-        prompt_tokens = completion_tokens = 0
+        llama = self._load()  # first: a missing llama_cpp is a BackendError with advice
+        from codegen_hook.backends.llama_batch import chat_prompt, context_needed, generate
+
+        plan = request.plan()
         start = time.perf_counter()
-        for index in range(request.n):
-            seed = None if request.seed is None else request.seed + index
-            try:
-                result = llama.create_chat_completion(
-                    messages=messages, temperature=request.temperature,
-                    max_tokens=request.max_tokens, stop=list(request.stop) or None,
-                    seed=seed)
-            except ValueError as exc:  # llama.cpp's "prompt too long" and kin
-                raise BackendError(f"llama.cpp refused the request ({exc}); raise n_ctx "
-                                   "or shorten the stub's module") from exc
-            texts.append(result["choices"][0]["message"]["content"] or "")
-            prompt_tokens += result["usage"]["prompt_tokens"]
-            completion_tokens += result["usage"]["completion_tokens"]
-        return Completion(texts=texts, model=self.describe(), prompt_tokens=prompt_tokens,
-                          completion_tokens=completion_tokens,
+        if not plan:
+            return Completion(texts=[], model=self.describe(),
+                              extra={"load_seconds": self.load_seconds})
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        try:
+            prompt, stop = chat_prompt(llama, messages, request.stop)
+        except ValueError as exc:  # the chat template refused the messages
+            raise BackendError(f"llama.cpp's chat template refused the request ({exc}); "
+                               "check the model's chat template, or pass another --model") from exc
+        if len(prompt) + request.max_tokens > self.n_ctx:
+            raise BackendError(f"the prompt has {len(prompt)} tokens and up to "
+                               f"{request.max_tokens} more are wanted, beyond n_ctx "
+                               f"{self.n_ctx}; raise n_ctx (CODEGEN_HOOK_N_CTX) or lower "
+                               "context_tokens / max_tokens")
+        context = self._batch_context(
+            len(plan), context_needed(len(prompt), len(plan), request.max_tokens))
+        result = generate(context, prompt, plan, request.max_tokens, stop)
+        return Completion(texts=result.texts, model=self.describe(), prompt_tokens=len(prompt),
+                          completion_tokens=sum(result.completion_tokens),
                           seconds=time.perf_counter() - start,
-                          extra={"load_seconds": self.load_seconds})
+                          extra={"load_seconds": self.load_seconds,
+                                 "prefill_s": result.prefill_s, "decode_s": result.decode_s,
+                                 "batch": float(len(plan)), "decode_steps": float(result.steps)})

@@ -1,0 +1,158 @@
+"""k candidates for one prompt: batched decode against one request per candidate.
+
+    .venv/bin/python benchmarks/batch.py [--json] [--reps 3] [--k 5] [--max-tokens 512]
+        [--fixed-tokens N] [--stub examples/text.py:snake_case] [--model PATH]
+
+The prompt is a real stub request (codegen_hook.pipeline.prompts.stub_messages). Rows:
+
+  natural   texts end where the model ends them (EOS, or max_tokens): what the hook pays.
+            k=1 and k=5 batched go through LlamaCppBackend.complete with the pipeline's
+            schedule (one greedy text, the rest sampled at 0.8); "one by one" is the old way,
+            one create_chat_completion per text on the same Llama (its prompt prefix cache
+            makes texts 2..k skip most of the prompt, as it did in the hook).
+  fixed     every text decodes exactly N tokens (end-of-generation ignored), so k=1 and k=5
+            do comparable work: this is the cost per decode step, free of length luck.
+
+Each row is the median wall time of --reps runs; tok/s counts completion tokens of all texts.
+Timings on a shared 2-core machine are noisy: run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from codegen_hook.backends.base import CompletionRequest, Message
+from codegen_hook.backends.llama import LlamaCppBackend
+from codegen_hook.backends.llama_batch import chat_prompt, generate
+from codegen_hook.config import Settings, data_dir
+from codegen_hook.models import DEFAULT_MODEL, resolve_model_path
+from codegen_hook.pipeline.prompts import stub_messages
+from codegen_hook.stubs import find_stubs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stub_request(spec: str) -> list[Message]:
+    """`file.py:name` -> the messages the hook would send for that stub."""
+    file, _, name = spec.partition(":")
+    path = ROOT / file
+    text = path.read_text()
+    stubs = [s for s in find_stubs(text, str(path)).stubs if s.name == name or not name]
+    if not stubs:
+        raise SystemExit(f"no stub {name!r} in {path}")
+    return stub_messages(stubs[0], text, path)
+
+
+def timed(reps: int, run: Callable[[], tuple[int, dict[str, float]]]) -> dict[str, float]:
+    """Median wall seconds and completion tokens (of the median run) over `reps` runs."""
+    runs = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        tokens, extra = run()
+        runs.append((time.perf_counter() - start, tokens, extra))
+    runs.sort(key=lambda r: r[0])
+    wall, tokens, extra = runs[len(runs) // 2]
+    return {"wall_s": wall, "tokens": tokens, "tokens_per_s": tokens / wall,
+            "spread_s": runs[-1][0] - runs[0][0], **extra}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=Settings().max_tokens)
+    parser.add_argument("--fixed-tokens", type=int, default=-1,
+                        help="tokens per text in the fixed rows (default: --max-tokens; 0: skip)")
+    parser.add_argument("--stub", default="examples/text.py:snake_case")
+    parser.add_argument("--model", type=Path, default=None)
+    args = parser.parse_args()
+    settings = Settings()
+    model = args.model or resolve_model_path(DEFAULT_MODEL, data_dir(settings))
+    backend = LlamaCppBackend(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    llama = backend._load()
+    messages = stub_request(args.stub)
+    chat = [{"role": m.role, "content": m.content} for m in messages]
+    prompt, stop = chat_prompt(llama, chat)
+    k, max_tokens = args.k, args.max_tokens
+    schedule = tuple((settings.temperature if i == 0 else settings.sample_temperature,
+                      settings.seed + i) for i in range(k))
+    texts: dict[str, list[str]] = {}
+
+    def batched(plan: tuple[tuple[float, int | None], ...], key: str) -> Callable[[], Any]:
+        def run() -> tuple[int, dict[str, float]]:
+            done = backend.complete(CompletionRequest(tuple(messages), max_tokens=max_tokens,
+                                                      schedule=plan))
+            texts[key] = done.texts
+            return done.completion_tokens, {"prefill_s": done.extra["prefill_s"],
+                                            "decode_s": done.extra["decode_s"]}
+        return run
+
+    def one_by_one() -> tuple[int, dict[str, float]]:
+        llama.reset()  # a new prompt for the Llama, as for each stub in the hook
+        tokens, out = 0, []
+        for temperature, seed in schedule:
+            result = llama.create_chat_completion(messages=chat, temperature=temperature,
+                                                  max_tokens=max_tokens, seed=seed)
+            out.append(result["choices"][0]["message"]["content"] or "")
+            tokens += result["usage"]["completion_tokens"]
+        texts["one_by_one"] = out
+        return tokens, {}
+
+    def fixed(width: int, calls: int, n_tokens: int) -> Callable[[], Any]:
+        def run() -> tuple[int, dict[str, float]]:
+            tokens, prefill, decode = 0, 0.0, 0.0
+            for call in range(calls):
+                plan = schedule[call * width:(call + 1) * width]
+                result = generate(backend._batch_context(width), prompt, plan, n_tokens,
+                                  ignore_eos=True)
+                tokens += sum(result.completion_tokens)
+                prefill += result.prefill_s
+                decode += result.decode_s
+            return tokens, {"prefill_s": prefill, "decode_s": decode}
+        return run
+
+    backend.complete(CompletionRequest(tuple(messages), max_tokens=8))  # warm up, make context
+    rows: dict[str, dict[str, float]] = {
+        "natural k=1 batched": timed(args.reps, batched(schedule[:1], "k1")),
+        f"natural k={k} batched": timed(args.reps, batched(schedule, "batch")),
+        f"natural k={k} one by one": timed(args.reps, one_by_one),
+    }
+    n_fixed = max_tokens if args.fixed_tokens < 0 else args.fixed_tokens
+    if n_fixed:
+        rows[f"fixed {n_fixed} k=1"] = timed(args.reps, fixed(1, 1, n_fixed))
+        rows[f"fixed {n_fixed} k={k} batched"] = timed(args.reps, fixed(k, 1, n_fixed))
+        rows[f"fixed {n_fixed} k={k} one by one"] = timed(args.reps, fixed(1, k, n_fixed))
+    for name, row in rows.items():
+        base = rows["natural k=1 batched" if name.startswith("natural") else
+                    f"fixed {n_fixed} k=1"]
+        row["x_k1_wall"] = row["wall_s"] / base["wall_s"]
+    greedy = {"batched_vs_lone": texts["batch"][0] == texts["k1"][0],
+              "lone_vs_create_chat_completion": texts["k1"][0] == texts["one_by_one"][0],
+              "distinct_texts_in_batch": float(len(set(texts["batch"])))}
+    figures = {"model": model.name, "stub": args.stub, "prompt_tokens": len(prompt), "k": k,
+               "max_tokens": max_tokens, "reps": args.reps, "n_threads": backend.n_threads,
+               "rows": rows, "greedy": greedy, "stop": stop}
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"{model.name}, stub {args.stub} ({len(prompt)} prompt tokens), k={k}, "
+          f"max_tokens={max_tokens}, {backend.n_threads} threads, median of {args.reps}")
+    print(f"{'':30} {'wall s':>8} {'tokens':>7} {'tok/s':>7} {'x k=1':>6} "
+          f"{'prefill':>8} {'decode':>7} {'spread':>7}")
+    for name, row in rows.items():
+        print(f"{name:30} {row['wall_s']:8.2f} {row['tokens']:7.0f} {row['tokens_per_s']:7.1f} "
+              f"{row['x_k1_wall']:6.2f} {row.get('prefill_s', float('nan')):8.2f} "
+              f"{row.get('decode_s', float('nan')):7.2f} {row['spread_s']:7.2f}")
+    print("greedy text: batched == lone k=1:", greedy["batched_vs_lone"],
+          "| lone k=1 == create_chat_completion:", greedy["lone_vs_create_chat_completion"])
+
+
+if __name__ == "__main__":
+    main()
