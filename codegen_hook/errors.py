@@ -17,6 +17,8 @@ __all__ = [
     "KeyUnavailableError",
     "EgressRefusedError",
     "FileChangedError",
+    "ForgeError",
+    "GitError",
     "IndexStoreError",
     "ModelError",
     "ModelNotFoundError",
@@ -85,3 +87,11 @@ class SandboxUnavailableError(CodegenHookError):
 
 class AuditError(CodegenHookError):
     """The audit log cannot be read or extended: it does not match its head record."""
+
+
+class GitError(CodegenHookError):
+    """A repository state the CI bot cannot work from (missing base commit, ...)."""
+
+
+class ForgeError(CodegenHookError):
+    """The GitHub / GitLab API refused or failed (after retries)."""

@@ -7,7 +7,7 @@ A file is read once, every stub in it gets its turn, and the file is written onc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +133,8 @@ def _fill_one(source: SourceFile, stub: Stub, parts: _Parts, settings: Settings,
 
 
 def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_dir: Path,
-               check_only: bool, progress: Callable[[Event], None] | None) -> FileReport:
+               check_only: bool, progress: Callable[[Event], None] | None,
+               only: Collection[str] | None = None) -> FileReport:
     report = FileReport(str(path))
     try:
         source = SourceFile.read(path)
@@ -144,7 +145,7 @@ def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_
     report.skipped = scan.skipped
     # Later stubs see the bodies accepted for earlier ones (a method may call another).
     working = source
-    for qualname in [stub.qualname for stub in scan.stubs]:
+    for qualname in [s.qualname for s in scan.stubs if only is None or s.qualname in only]:
         stub = next(s for s in find_stubs(working.text).stubs if s.qualname == qualname)
         outcome = _fill_one(working, stub, parts, settings, root, cache_dir, progress)
         report.outcomes.append(outcome)
@@ -168,15 +169,18 @@ def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_
 def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir: Path,
                make_backend: Callable[[], Backend], make_sandbox: Callable[[], Sandbox],
                checks: list[Check], check_only: bool = False,
-               progress: Callable[[Event], None] | None = None) -> FillReport:
-    """Fill every stub in `paths` (.py files; others are ignored)."""
+               progress: Callable[[Event], None] | None = None,
+               only: Mapping[Path, Collection[str]] | None = None) -> FillReport:
+    """Fill every stub in `paths` (.py files; others are ignored); with `only`, just the
+    stubs whose qualnames it lists for a path (the CI bot: what a pull request added)."""
     parts = _Parts(make_backend, make_sandbox, checks)
     report = FillReport(check_only=check_only)
     for path in paths:
         if path.suffix != ".py":
             continue
+        wanted = None if only is None else only.get(path, ())
         report.files.append(_fill_file(path, parts, settings, root, cache_dir, check_only,
-                                       progress))
+                                       progress, wanted))
     if parts.repo is not None:
         report.index = {"report": parts.repo.report.to_json() if parts.repo.report else None,
                         "notes": parts.repo.notes}
