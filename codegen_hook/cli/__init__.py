@@ -1,7 +1,7 @@
 """The command line: parse, call the library, render, map errors to exit codes.
 
 The CLI is the only layer that prints. Commands live in `fill` (the hook), `repo`
-(index, search, style) and `secure` (key, audit, model).
+(index, search, style), `secure` (key, audit, model), `evals` and `ci` (the CI bot).
 
 Exit codes: 0 nothing to do or all done; 1 a file was changed or a stub was not
 verified under `on_failure: block` (what pre-commit needs); 2 an error that stopped
@@ -16,13 +16,14 @@ import sys
 from collections.abc import Sequence
 
 from codegen_hook import __version__
-from codegen_hook.cli import evals, fill, repo, secure
+from codegen_hook.cli import ci, evals, fill, repo, secure
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.security.perms import PRIVATE_UMASK
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = {**fill.COMMANDS, **repo.COMMANDS, **secure.COMMANDS, **evals.COMMANDS}
+_COMMANDS = {**fill.COMMANDS, **repo.COMMANDS, **secure.COMMANDS, **evals.COMMANDS,
+             **ci.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     repo.add_parsers(sub)
     secure.add_parsers(sub)
     evals.add_parsers(sub)
+    ci.add_parsers(sub)
     fill.add_doctor_parser(sub)
     return parser
 

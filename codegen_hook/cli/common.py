@@ -10,10 +10,12 @@ from pathlib import Path
 
 from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
 from codegen_hook.errors import ConfigError
+from codegen_hook.pipeline.outcome import Event
 from codegen_hook.security.egress import install_egress_guard
 from codegen_hook.security.perms import private_folder
 
 __all__ = ["add_sandbox_flags", "add_settings_flags", "ask", "count_bar", "load_settings",
+           "show_event",
            "progress_bar", "warn_unsafe"]
 
 
@@ -108,3 +110,15 @@ def ask(prompt: str, confirm: bool = False) -> str:
     if confirm and getpass.getpass("again: ") != first:
         raise ConfigError("the two passphrases differ; nothing was changed, try again")
     return first
+
+
+def show_event(event: Event) -> None:
+    name = f"{event.file}::{event.qualname}"
+    if event.kind == "index":
+        print(f"codegen-hook: {event.message}", file=sys.stderr)
+    elif event.kind == "start":
+        print(f"codegen-hook: filling {name} ({event.message})", file=sys.stderr)
+    elif event.kind == "round":
+        print(f"codegen-hook:   {event.message}", file=sys.stderr)
+    else:
+        print(f"codegen-hook:   {name}: {event.message}", file=sys.stderr)

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from codegen_hook.cli.common import (add_sandbox_flags, add_settings_flags, load_settings,
-                                     progress_bar, warn_unsafe)
+                                     progress_bar, show_event, warn_unsafe)
 from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import SourceError
-from codegen_hook.pipeline.outcome import Event
 from codegen_hook.pipeline.run import FillReport
 
 __all__ = ["COMMANDS", "add_parsers", "add_doctor_parser"]
@@ -51,18 +50,6 @@ def add_doctor_parser(sub: Any) -> None:
     add_settings_flags(doctor)
 
 
-def _show_event(event: Event) -> None:
-    name = f"{event.file}::{event.qualname}"
-    if event.kind == "index":
-        print(f"codegen-hook: {event.message}", file=sys.stderr)
-    elif event.kind == "start":
-        print(f"codegen-hook: filling {name} ({event.message})", file=sys.stderr)
-    elif event.kind == "round":
-        print(f"codegen-hook:   {event.message}", file=sys.stderr)
-    else:
-        print(f"codegen-hook:   {name}: {event.message}", file=sys.stderr)
-
-
 def _cmd_fill(args: argparse.Namespace) -> int:
     from codegen_hook.backends import make_backend
     from codegen_hook.checks import make_checks
@@ -81,7 +68,7 @@ def _cmd_fill(args: argparse.Namespace) -> int:
         return chosen
 
     checks = make_checks(settings.checks, settings.style)
-    progress = None if args.json else _show_event
+    progress = None if args.json else show_event
     report = fill_paths(
         [Path(p) for p in args.files], settings, root, home / "cache",
         make_backend=lambda: make_backend(settings, home, progress_bar("assembling model")),
