@@ -65,10 +65,11 @@ def render_summary(outcomes: Sequence[tuple[str, Outcome]], *, mode: str, model:
             why = "; ".join(r.strip().splitlines()[0] for r in o.reasons if r.strip())
             lines.append(f"- `{o.qualname}` ({rel}): {why or o.verdict}")
         lines += ["", "</details>"]
-    lines += ["", *[f"> {n}" for n in notes], "" if notes else "",
-              f"<sub>model `{model}` · sandbox `{sandbox}` · {seconds:.0f} s · the code "
+    if notes:
+        lines += ["", *[f"> {n}" for n in notes]]
+    lines += ["", f"<sub>model `{model}` · sandbox `{sandbox}` · {seconds:.0f} s · the code "
               "was generated and run on this runner only</sub>"]
-    return "\n".join(line for line in lines if line is not None).strip() + "\n"
+    return "\n".join(lines).strip() + "\n"
 
 
 def _suggestion_comment(outcome: Outcome) -> str:
