@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_hook.cli.common import (add_settings_flags, load_settings, progress_bar,
-                                     show_event, warn_unsafe)
+                                     sandbox_factory, show_event, warn_unsafe)
 from codegen_hook.config import data_dir
 from codegen_hook.errors import ConfigError
 
@@ -86,7 +86,6 @@ def _cmd_ci(args: argparse.Namespace) -> int:
     from codegen_hook.ci.run import CiOptions, run_ci
     from codegen_hook.forges import HttpOptions, forge_from_env, forge_host
     from codegen_hook.forges.base import Forge
-    from codegen_hook.isolation import Sandbox, select_sandbox
     from codegen_hook.security.egress import allow_hosts
 
     settings, root = load_settings(args)
@@ -106,14 +105,7 @@ def _cmd_ci(args: argparse.Namespace) -> int:
                         remote=args.remote, branch=args.branch, token=token,
                         push_username=username)
     home = data_dir(settings)
-    notices: list[str] = []
-
-    def sandbox() -> Sandbox:
-        chosen = select_sandbox(settings, notices)
-        for notice in notices:
-            print(f"codegen-hook: {notice}", file=sys.stderr)
-        return chosen
-
+    sandbox = sandbox_factory(settings)
     result = run_ci(
         root, settings, options, cache_dir=home / "cache",
         make_backend=lambda: make_backend(settings, home, progress_bar("assembling model")),

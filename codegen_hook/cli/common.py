@@ -10,13 +10,13 @@ from pathlib import Path
 
 from codegen_hook.config import Settings, data_dir, find_config_root, resolve_settings
 from codegen_hook.errors import ConfigError
+from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.outcome import Event
 from codegen_hook.security.egress import install_egress_guard
 from codegen_hook.security.perms import private_folder
 
 __all__ = ["add_sandbox_flags", "add_settings_flags", "ask", "count_bar", "load_settings",
-           "show_event",
-           "progress_bar", "warn_unsafe"]
+           "progress_bar", "sandbox_factory", "show_event", "warn_unsafe"]
 
 
 def _bar(label: str, render: Callable[[int, int], str]) -> Callable[[int, int], None]:
@@ -122,3 +122,16 @@ def show_event(event: Event) -> None:
         print(f"codegen-hook:   {event.message}", file=sys.stderr)
     else:
         print(f"codegen-hook:   {name}: {event.message}", file=sys.stderr)
+
+
+def sandbox_factory(settings: Settings) -> Callable[[], Sandbox]:
+    """The sandbox, chosen on first need; why it passed over docker goes to stderr."""
+    def make() -> Sandbox:
+        from codegen_hook.isolation import select_sandbox
+
+        notices: list[str] = []
+        chosen = select_sandbox(settings, notices)
+        for notice in notices:
+            print(f"codegen-hook: {notice}", file=sys.stderr)
+        return chosen
+    return make

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codegen_hook.cli.common import add_settings_flags, load_settings, progress_bar, warn_unsafe
+from codegen_hook.cli.common import (add_settings_flags, load_settings, progress_bar,
+                                     sandbox_factory, warn_unsafe)
 from codegen_hook.config import data_dir
 from codegen_hook.evals.results import Summary, TaskResult
 
@@ -77,7 +78,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from codegen_hook.backends import Backend, make_backend
     from codegen_hook.checks import make_checks
     from codegen_hook.evals.humaneval import load_tasks, run_humaneval
-    from codegen_hook.isolation import Sandbox, select_sandbox
 
     settings, _ = load_settings(args)
     ablations: dict[str, Any] = {}
@@ -96,13 +96,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     def backend() -> Backend:
         return make_backend(settings, home, progress_bar("assembling model"))
 
-    def sandbox() -> Sandbox:
-        notices: list[str] = []
-        chosen = select_sandbox(settings, notices)
-        for notice in notices:
-            print(f"codegen-hook: {notice}", file=sys.stderr)
-        return chosen
-
+    sandbox = sandbox_factory(settings)
     run = run_humaneval(tasks, settings, out_dir=args.out, cache_dir=home / "cache",
                         make_backend=backend, make_sandbox=sandbox,
                         checks=make_checks(settings.checks, settings.style), raw=args.raw,

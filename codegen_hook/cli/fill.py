@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_hook.cli.common import (add_sandbox_flags, add_settings_flags, load_settings,
-                                     progress_bar, show_event, warn_unsafe)
+                                     progress_bar, sandbox_factory, show_event, warn_unsafe)
 from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import SourceError
 from codegen_hook.pipeline.run import FillReport
@@ -53,20 +53,12 @@ def add_doctor_parser(sub: Any) -> None:
 def _cmd_fill(args: argparse.Namespace) -> int:
     from codegen_hook.backends import make_backend
     from codegen_hook.checks import make_checks
-    from codegen_hook.isolation import Sandbox, select_sandbox
     from codegen_hook.pipeline.run import fill_paths
 
     settings, root = load_settings(args)
     warn_unsafe(settings)
     home = data_dir(settings)
-    notices: list[str] = []
-
-    def sandbox() -> Sandbox:
-        chosen = select_sandbox(settings, notices)
-        for notice in notices:
-            print(f"codegen-hook: {notice}", file=sys.stderr)
-        return chosen
-
+    sandbox = sandbox_factory(settings)
     checks = make_checks(settings.checks, settings.style)
     progress = None if args.json else show_event
     report = fill_paths(
