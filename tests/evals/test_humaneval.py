@@ -65,6 +65,11 @@ def test_every_prompt_becomes_one_stub_of_its_entry_point() -> None:
         "HumanEval/41"]
     with pytest.raises(ConfigError, match="HumanEval/999"):
         load_tasks(task_ids=["999"])
+    every_third = load_tasks(every=3)
+    assert len(every_third) == 55 and every_third[1].task_id == "HumanEval/3"
+    assert [t.task_id for t in load_tasks(every=3, limit=2)] == ["HumanEval/0", "HumanEval/3"]
+    with pytest.raises(ConfigError, match="--every"):
+        load_tasks(every=0)
 
 
 def test_the_backend_never_sees_a_line_of_the_hidden_tests(tmp_path: Path) -> None:
@@ -137,6 +142,23 @@ def test_cli_prints_one_json_document(repo: Path, scripted: ScriptedBackend,
     assert data["summary"]["pass_at_1"] == 1.0 and data["tasks"][0]["verdict"] == "verified"
     assert "[1/1] HumanEval/0: verified, passed" in captured.err
     assert (out / "report.html").is_file() and (out / "hook.jsonl").is_file()
+
+
+def test_ablation_flags_reach_the_settings(
+        repo: Path, scripted: ScriptedBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Settings] = []
+
+    def fake_run(tasks: list[Task], settings: Settings, **kwargs: object) -> EvalRun:
+        seen.append(settings)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr("codegen_hook.evals.humaneval.run_humaneval", fake_run)
+    monkeypatch.setenv("CODEGEN_HOOK_GENERATED_TESTS", "true")
+    assert main(["eval", "humaneval", "--limit", "1", "--no-generated-tests", "--ranking",
+                 "first", "--no-repair", "--candidates", "4"]) == 2
+    [settings] = seen
+    assert (settings.generated_tests, settings.ranking, settings.max_rounds,
+            settings.candidates) == (False, "first", 1, 4)
 
 
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
