@@ -63,6 +63,10 @@ def agreement(origins: str) -> Rule:
     return rule
 
 
+def _stated_count(task: Task) -> int:
+    return sum(c in "ds" for c in task["details"]["selection"].get("tests", ""))
+
+
 def _round_one(task: Task) -> list[dict[str, Any]]:
     return [c for c in task["details"]["candidates"] if c["round"] == 1]
 
@@ -107,13 +111,20 @@ def main() -> None:
                                   for t in tasks) / len(tasks),
     }
     verified = [t for t in tasks if t["verdict"] == "verified"]
-    strict = [t for t in verified if t["details"]["selection"].get("group", 0) >= 2]
-    figures["precision of verified"] = (sum(t["passed"] for t in verified) / len(verified)
-                                        if verified else None)
-    figures["verified rate"] = len(verified) / len(tasks)
-    figures["precision if verified also needs group >= 2"] = (
-        sum(t["passed"] for t in strict) / len(strict) if strict else None)
-    figures["verified rate with group >= 2"] = len(strict) / len(tasks)
+    rules: dict[str, Callable[[Task], bool]] = {
+        "as the hook said": lambda t: True,
+        "and another candidate passed exactly the same tests (group >= 2)":
+            lambda t: t["details"]["selection"].get("group", 0) >= 2,
+        "and >= 2 candidates passed the stated tests":
+            lambda t: t["details"]["selection"].get("candidates_passing_stated", 0) >= 2,
+        "and >= 2 stated tests, or group >= 2":
+            lambda t: _stated_count(t) >= 2 or t["details"]["selection"].get("group", 0) >= 2,
+    }
+    for name, keep in rules.items():
+        kept = [t for t in verified if keep(t)]
+        figures[f"precision of verified, {name}"] = (
+            sum(t["passed"] for t in kept) / len(kept) if kept else None)
+        figures[f"verified rate, {name}"] = len(kept) / len(tasks)
     if args.json:
         print(json.dumps({"tasks": len(tasks), "figures": figures}, indent=2))
         return

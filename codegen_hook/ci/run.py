@@ -156,6 +156,8 @@ def run_ci(root: Path, settings: Settings, options: CiOptions, *, cache_dir: Pat
                          f"{result.mode} instead")
     if result.mode != "commit" and commit:
         _back_to(root, head, originals)   # the checkout stays at head, clean
+        for _, outcome in outcomes:
+            outcome.written = False       # the code is in the patch and the review only
     result.seconds = time.perf_counter() - start
     result.summary = render_summary(outcomes, mode=result.mode, model=_model(outcomes),
                                     sandbox=_sandbox(outcomes), seconds=result.seconds,

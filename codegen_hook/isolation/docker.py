@@ -55,6 +55,8 @@ class _Stream:
         self.err: list[bytes] = []
         self.total = 0
         self.flooded = False
+        self.complete = False   # the attach stream ran to its end
+        self.settled = False
         self._limit = limit
         self._container = container
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -65,6 +67,8 @@ class _Stream:
             stream = self._api.attach(self._container.id, stdout=True, stderr=True,
                                       stream=True, logs=True, demux=True)
             for out, err in stream:
+                if self.settled:
+                    return   # settle() took the output from the logs instead
                 for chunk, into in ((out, self.out), (err, self.err)):
                     if chunk:
                         into.append(chunk)
@@ -74,11 +78,25 @@ class _Stream:
                     stream.close()  # stop reading first: the engine stalls a blocked attach
                     self._api.kill(self._container.id)
                     return
+            self.complete = True
         except Exception:  # the container went away under us: what we have is the output
             return
 
     def join(self) -> None:
         self._thread.join(timeout=5)
+
+    def settle(self, api: Any) -> None:
+        """After the container stopped: if the attach failed or has not finished (an
+        attach that raced the exit, a loaded machine), take the output from the logs."""
+        if self.complete or self.flooded:
+            return
+        self.settled = True
+        out = api.logs(self._container.id, stdout=True, stderr=False) or b""
+        err = api.logs(self._container.id, stdout=False, stderr=True) or b""
+        if len(out) + len(err) >= self.total:
+            self.out, self.err = [out[:self._limit]], [err[:self._limit]]
+            self.total = len(out) + len(err)
+            self.flooded = self.total > self._limit
 
 
 class DockerSandbox(Sandbox):
@@ -137,6 +155,7 @@ class DockerSandbox(Sandbox):
                 self.client.api.kill(container.id)
                 _wait_for_exit(self._wait_api, container.id, 10.0)
             stream.join()
+            stream.settle(self.client.api)
             state = self.client.api.inspect_container(container.id)["State"]
             code = None if timed_out else state.get("ExitCode")
             return finish_run(job, stream.out, stream.err, code, timed_out, stream.flooded,

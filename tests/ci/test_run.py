@@ -125,6 +125,7 @@ def test_review_suggests_on_the_stub_lines_and_leaves_the_checkout_clean(
     report = json.loads(result.report_path.read_text()) if result.report_path else {}
     assert report["counts"] == {"verified": 1, "unverified": 1, "failed": 0}
     assert report["mode"] == "review" and report["published"]["comments"] == 2
+    assert [s["written"] for s in report["stubs"]] == [False, False]
 
 
 def test_commit_pushes_one_commit_on_top_of_the_branch(

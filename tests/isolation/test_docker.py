@@ -104,7 +104,8 @@ def test_fill_verifies_through_docker(sandbox: DockerSandbox, tmp_path: Path) ->
                     '    >>> count_chars("strawberry", "r")\n    3\n    """\n    ...\n')
     backend = ScriptedBackend(["```python\ndef count_chars(s: str, char: str) -> int:\n"
                                "    return s.count(char)\n```"])
-    report = fill_paths([path], Settings(checks=()), tmp_path, tmp_path, lambda: backend,
+    report = fill_paths([path], Settings(checks=(), candidates=1, generated_tests=False),
+                        tmp_path, tmp_path, lambda: backend,
                         lambda: sandbox, [])
     [outcome] = report.outcomes
     assert outcome.verdict == "verified" and outcome.sandbox == "docker", outcome.reasons

@@ -33,6 +33,7 @@ ANSWER = "```python\ndef shout(text: str) -> str:\n    return text.upper() + '!'
 def make_repo(root: Path, canary: str) -> Path:
     root.mkdir()
     (root / "pyproject.toml").write_text('[tool.codegen-hook]\ncandidates = 1\n'
+                                         'generated_tests = false\n'
                                          'max_rounds = 1\n')
     (root / "helpers.py").write_text(
         f'# {canary} in a comment\nSECRET_NAME = "{canary}"\n\n\n'
