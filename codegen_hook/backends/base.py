@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -61,6 +62,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def complete(self, request: CompletionRequest) -> Completion:
         """Answer `request` with `request.n` candidate texts."""
+
+    def complete_many(self, requests: Sequence[CompletionRequest]) -> list[Completion]:
+        """Several independent requests; a backend that can decode them together (the
+        embedded llama.cpp one) overrides this. The default answers them in turn."""
+        return [self.complete(request) for request in requests]
 
     def describe(self) -> str:
         return self.name

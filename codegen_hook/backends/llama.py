@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -87,31 +87,46 @@ class LlamaCppBackend(Backend):
         return self._context
 
     def complete(self, request: CompletionRequest) -> Completion:
-        llama = self._load()  # first: a missing llama_cpp is a BackendError with advice
-        from codegen_hook.backends.llama_batch import chat_prompt, context_needed, generate
+        return self.complete_many([request])[0]
 
-        plan = request.plan()
+    def complete_many(self, requests: Sequence[CompletionRequest]) -> list[Completion]:
+        """Every text of every request decoded as one batch (llama_batch.generate_many)."""
+        llama = self._load()  # first: a missing llama_cpp is a BackendError with advice
+        from codegen_hook.backends.llama_batch import Job, chat_prompt, context_for, \
+            generate_many
+
         start = time.perf_counter()
-        if not plan:
-            return Completion(texts=[], model=self.describe(),
-                              extra={"load_seconds": self.load_seconds})
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        try:
-            prompt, stop = chat_prompt(llama, messages, request.stop)
-        except ValueError as exc:  # the chat template refused the messages
-            raise BackendError(f"llama.cpp's chat template refused the request ({exc}); "
-                               "check the model's chat template, or pass another --model") from exc
-        if len(prompt) + request.max_tokens > self.n_ctx:
-            raise BackendError(f"the prompt has {len(prompt)} tokens and up to "
-                               f"{request.max_tokens} more are wanted, beyond n_ctx "
-                               f"{self.n_ctx}; raise n_ctx (CODEGEN_HOOK_N_CTX) or lower "
-                               "context_tokens / max_tokens")
-        context = self._batch_context(
-            len(plan), context_needed(len(prompt), len(plan), request.max_tokens))
-        result = generate(context, prompt, plan, request.max_tokens, stop)
-        return Completion(texts=result.texts, model=self.describe(), prompt_tokens=len(prompt),
-                          completion_tokens=sum(result.completion_tokens),
-                          seconds=time.perf_counter() - start,
-                          extra={"load_seconds": self.load_seconds,
-                                 "prefill_s": result.prefill_s, "decode_s": result.decode_s,
-                                 "batch": float(len(plan)), "decode_steps": float(result.steps)})
+        jobs: list[Job] = []
+        for request in requests:
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+            try:
+                prompt, stop = chat_prompt(llama, messages, request.stop)
+            except ValueError as exc:  # the chat template refused the messages
+                raise BackendError(f"llama.cpp's chat template refused the request ({exc}); "
+                                   "check the model's chat template, or pass another "
+                                   "--model") from exc
+            if len(prompt) + request.max_tokens > self.n_ctx:
+                raise BackendError(f"the prompt has {len(prompt)} tokens and up to "
+                                   f"{request.max_tokens} more are wanted, beyond n_ctx "
+                                   f"{self.n_ctx}; raise n_ctx (CODEGEN_HOOK_N_CTX) or lower "
+                                   "context_tokens / max_tokens")
+            jobs.append(Job(prompt, request.plan(), request.max_tokens, stop))
+        wanted = [job for job in jobs if job.plan]
+        results = iter(generate_many(
+            self._batch_context(sum(len(j.plan) for j in wanted), context_for(wanted)),
+            wanted) if wanted else [])
+        out = []
+        for job in jobs:
+            extra = {"load_seconds": self.load_seconds, "batch": float(len(job.plan))}
+            if not job.plan:
+                out.append(Completion(texts=[], model=self.describe(), extra=extra))
+                continue
+            result = next(results)
+            extra.update(prefill_s=result.prefill_s, decode_s=result.decode_s,
+                         decode_steps=float(result.steps),
+                         prompts_in_batch=float(len(wanted)))
+            out.append(Completion(texts=result.texts, model=self.describe(),
+                                  prompt_tokens=len(job.prompt),
+                                  completion_tokens=sum(result.completion_tokens),
+                                  seconds=time.perf_counter() - start, extra=extra))
+        return out

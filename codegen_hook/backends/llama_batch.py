@@ -33,7 +33,8 @@ import llama_cpp
 
 from codegen_hook.errors import BackendError
 
-__all__ = ["BatchContext", "BatchResult", "chat_prompt", "context_needed", "generate"]
+__all__ = ["BatchContext", "BatchResult", "Job", "chat_prompt", "context_for", "context_needed",
+           "generate", "generate_many"]
 
 TOP_K = 40
 TOP_P = 0.95
@@ -197,41 +198,65 @@ class _Text:
         return bytes(self.data[:self.cut]).decode("utf-8", errors="ignore")
 
 
+@dataclass(frozen=True)
+class Job:
+    """One prompt and the (temperature, seed) of each text wanted from it."""
+
+    prompt: Sequence[int]
+    plan: Sequence[tuple[float, int | None]]
+    max_tokens: int
+    stop: Sequence[str] = ()
+
+
+def context_for(jobs: Sequence[Job]) -> int:
+    """KV cells for every job's prompt once plus each of its continuations."""
+    return sum(context_needed(len(j.prompt), len(j.plan), j.max_tokens) for j in jobs)
+
+
 def generate(context: BatchContext, prompt: Sequence[int],
              plan: Sequence[tuple[float, int | None]], max_tokens: int,
              stop: Sequence[str] = (), ignore_eos: bool = False) -> BatchResult:
     """One text per (temperature, seed) of `plan`, continuing `prompt`, decoded together.
 
     `ignore_eos` (benchmarks) decodes past end-of-generation tokens up to max_tokens."""
-    k = len(plan)
-    needed = context_needed(len(prompt), k, max_tokens)
+    return generate_many(context, [Job(prompt, plan, max_tokens, stop)], ignore_eos)[0]
+
+
+def generate_many(context: BatchContext, jobs: Sequence[Job],
+                  ignore_eos: bool = False) -> list[BatchResult]:
+    """Several prompts (a stub's code request and its tests request) decoded as one batch:
+    each prompt is evaluated once into its first sequence and shared with the job's other
+    sequences; every step then carries the last token of every live sequence of every job.
+    The step time grows little with the batch here (benchmarks/batch.py), so a second
+    prompt's texts come nearly free. Results in job order; each job's prefill time is its
+    own, the decode time is shared."""
+    k = sum(len(job.plan) for job in jobs)
+    needed = context_for(jobs)
     if needed > context.n_ctx:
         advice = -(-needed // _PAD) * _PAD
         raise BackendError(
-            f"{k} text(s) of up to {max_tokens} tokens after a {len(prompt)}-token prompt need "
-            f"{needed} tokens of context, but n_ctx is {context.n_ctx}; raise n_ctx to "
-            f"{advice} or more (n_ctx in [tool.codegen-hook], CODEGEN_HOOK_N_CTX), or lower "
-            "candidates or max_tokens")
-    if not prompt or k == 0 or k > context.n_seq or max_tokens < 1:
-        raise ValueError(f"generate: {len(prompt)} prompt tokens, {k} texts of "
-                         f"{max_tokens} tokens, a context for {context.n_seq} sequences")
+            f"{k} text(s) after {len(jobs)} prompt(s) need {needed} tokens of context, but "
+            f"n_ctx is {context.n_ctx}; raise n_ctx to {advice} or more (n_ctx in "
+            "[tool.codegen-hook], CODEGEN_HOOK_N_CTX), or lower candidates or max_tokens")
+    if any(not job.prompt or not job.plan or job.max_tokens < 1 for job in jobs) \
+            or not jobs or k > context.n_seq:
+        raise ValueError(f"generate: {len(jobs)} jobs, {k} texts, a context for "
+                         f"{context.n_seq} sequences")
     llama = context.llama
     pieces: dict[int, bytes] = {}
-    stops = [s.encode("utf-8") for s in stop if s]
-    texts = [_Text(max_tokens, stops) for _ in plan]
-    samplers = [_sampler(temperature, seed) for temperature, seed in plan]
+    owner: list[int] = []            # sequence -> its job
+    texts: list[_Text] = []
+    samplers: list[Any] = []
+    for number, job in enumerate(jobs):
+        stops = [s.encode("utf-8") for s in job.stop if s]
+        for temperature, seed in job.plan:
+            owner.append(number)
+            texts.append(_Text(job.max_tokens, stops))
+            samplers.append(_sampler(temperature, seed))
+    position = [len(jobs[j].prompt) for j in owner]
+    prefill = [0.0] * len(jobs)
     llama_cpp.llama_memory_clear(context.memory, True)
     try:
-        start = time.perf_counter()
-        for first in range(0, len(prompt), context.n_batch):  # the prompt, once: sequence 0
-            chunk = prompt[first:first + context.n_batch]
-            for i, token in enumerate(chunk):
-                context.put(i, token, first + i, 0, i == len(chunk) - 1)
-            context.decode(len(chunk))
-        for seq in range(1, k):  # the other sequences see the same cells
-            llama_cpp.llama_memory_seq_cp(context.memory, 0, seq, -1, -1)
-        prefilled = time.perf_counter()
-
         def take(seq: int, index: int) -> bool:
             """Sample sequence `seq` from logits row `index`; True while it goes on."""
             token = context.sample(samplers[seq], index)
@@ -241,20 +266,40 @@ def generate(context: BatchContext, prompt: Sequence[int],
                 pieces[token] = llama.detokenize([token])
             return texts[seq].add(token, pieces[token])
 
-        last_row = len(chunk) - 1  # every sequence's first token comes from the prompt's logits
-        live = [seq for seq in range(k) if take(seq, last_row)]
-        pos, steps = len(prompt), 0
+        live: list[int] = []
+        first_seq = 0
+        for number, job in enumerate(jobs):
+            start = time.perf_counter()
+            prompt = job.prompt
+            for first in range(0, len(prompt), context.n_batch):  # the prompt, once
+                chunk = prompt[first:first + context.n_batch]
+                for i, token in enumerate(chunk):
+                    context.put(i, token, first + i, first_seq, i == len(chunk) - 1)
+                context.decode(len(chunk))
+            seqs = range(first_seq, first_seq + len(job.plan))
+            for seq in seqs[1:]:  # the job's other sequences see the same cells
+                llama_cpp.llama_memory_seq_cp(context.memory, first_seq, seq, -1, -1)
+            # each sequence's first token comes from the prompt's logits, before the next
+            # prompt's evaluation overwrites them
+            live += [seq for seq in seqs if take(seq, len(chunk) - 1)]
+            prefill[number] = time.perf_counter() - start
+            first_seq += len(job.plan)
+        decoding = time.perf_counter()
+        steps = 0
         while live:
             for index, seq in enumerate(live):
-                context.put(index, texts[seq].tokens[-1], pos, seq, True)
+                context.put(index, texts[seq].tokens[-1], position[seq], seq, True)
             context.decode(len(live))
+            for seq in live:
+                position[seq] += 1
             live = [seq for index, seq in enumerate(live) if take(seq, index)]
-            pos += 1
             steps += 1
-        done = time.perf_counter()
+        decode_s = time.perf_counter() - decoding
     finally:
         for sampler in samplers:
             llama_cpp.llama_sampler_free(sampler)
-    return BatchResult(texts=[t.text() for t in texts],
-                       completion_tokens=[len(t.tokens) for t in texts],
-                       prefill_s=prefilled - start, decode_s=done - prefilled, steps=steps)
+    return [BatchResult(texts=[t.text() for t, j in zip(texts, owner) if j == number],
+                        completion_tokens=[len(t.tokens) for t, j in zip(texts, owner)
+                                           if j == number],
+                        prefill_s=prefill[number], decode_s=decode_s, steps=steps)
+            for number in range(len(jobs))]

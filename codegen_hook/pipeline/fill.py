@@ -42,6 +42,7 @@ _CHECKED_PER_ROUND = 3   # static checks cost seconds: at most this many new can
 # Both prompts ask for one fenced block: what follows its closing fence is chatter
 # that costs decode time (the extractor copes with the fence cut off).
 _STOP = ("\n```\n",)
+_TESTS_TOKENS = 384      # the model's tests: ten assert lines fit
 _PER_TEST_S = 3.0        # one test's limit; a hanging candidate costs this per test
 _REPAIR_CANDIDATES = 2   # texts per repair round (one greedy, one sampled), in one batch
 
@@ -169,26 +170,34 @@ class StubFiller:
     def _count(self, key: str, amount: float) -> None:
         self._timings[key] = self._timings.get(key, 0.0) + amount
 
-    def _generate(self, messages: list[Message], schedule: list[tuple[float, int | None]],
-                  max_tokens: int, key: str = "generate_s") -> list[str]:
-        start = time.perf_counter()
-        completion = self.backend.complete(CompletionRequest(
+    def _request(self, messages: list[Message], schedule: list[tuple[float, int | None]],
+                 max_tokens: int) -> CompletionRequest:
+        return CompletionRequest(
             tuple(messages), n=len(schedule), temperature=schedule[0][0],
             max_tokens=max_tokens, seed=schedule[0][1], schedule=tuple(schedule),
-            stop=_STOP))
-        self._tick(key, start)
-        self._count("completion_tokens", completion.completion_tokens)
-        self._count("prompt_tokens", completion.prompt_tokens)
-        return completion.texts
+            stop=_STOP)
 
-    def _model_tests(self, stub: Stub) -> tuple[list[SpecTest], list[Message]]:
-        """Assert tests the model writes from the spec alone (never from the code)."""
-        messages, _ = _redacted(model_tests_messages(stub, self.settings.max_generated_tests))
-        texts = self._generate(messages, [(0.0, self.settings.seed)],
-                               min(self.settings.max_tokens, 384), key="tests_s")
-        tests = parse_model_tests(texts[0] if texts else "", stub.name,
-                                  self.settings.max_generated_tests)
-        return tests, messages
+    def _generate(self, messages: list[Message], schedule: list[tuple[float, int | None]],
+                  tests_for: Stub | None = None) -> tuple[list[str], str]:
+        """The candidates' texts; with `tests_for`, the model's tests of that stub too,
+        asked apart from the code (the model never sees its tests and code together),
+        in the same call so a batching backend decodes both at once."""
+        requests = [self._request(messages, schedule, self.settings.max_tokens)]
+        if tests_for is not None:
+            asked, _ = _redacted(model_tests_messages(tests_for,
+                                                      self.settings.max_generated_tests))
+            requests.insert(0, self._request(asked, [(0.0, self.settings.seed)],
+                                             min(self.settings.max_tokens, _TESTS_TOKENS)))
+        start = time.perf_counter()
+        completions = self.backend.complete_many(requests)
+        self._tick("generate_s", start)
+        for completion in completions:
+            self._count("completion_tokens", completion.completion_tokens)
+            self._count("prompt_tokens", completion.prompt_tokens)
+        if tests_for is None:
+            return completions[0].texts, ""
+        self._count("tests_tokens", completions[0].completion_tokens)
+        return completions[1].texts, (completions[0].texts or [""])[0]
 
     def _schedule(self, round_no: int, n: int) -> list[tuple[float, int | None]]:
         """One greedy text, the rest sampled; seeds fixed by settings.seed and the round,
@@ -310,9 +319,7 @@ class StubFiller:
         notes: list[str] = []
         messages = base
         try:
-            if self.settings.generated_tests and not stub.is_method:
-                model_tests, _ = self._model_tests(stub)
-                tests = merge_tests(stated, model_tests)
+            ask_tests = self.settings.generated_tests and not stub.is_method
             for round_no in range(1, self.settings.max_rounds + 1):
                 if round_no > 1 and (spent := self._over_budget(start)):
                     notes.append(spent)
@@ -321,8 +328,12 @@ class StubFiller:
                 n = self.settings.candidates if round_no == 1 else min(
                     _REPAIR_CANDIDATES, self.settings.candidates)
                 before = self._timings.get("completion_tokens", 0.0)
-                texts = self._generate(messages, self._schedule(round_no, n),
-                                       self.settings.max_tokens)
+                texts, tests_text = self._generate(
+                    messages, self._schedule(round_no, n),
+                    stub if round_no == 1 and ask_tests else None)
+                if tests_text:
+                    tests = merge_tests(stated, parse_model_tests(
+                        tests_text, stub.name, self.settings.max_generated_tests))
                 if round_no > 1:
                     self._count("repair_tokens",
                                 self._timings.get("completion_tokens", 0.0) - before)

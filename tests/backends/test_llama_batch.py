@@ -71,3 +71,16 @@ def test_k_texts_get_a_shared_buffer_beyond_n_ctx_but_one_text_must_fit_it(
     with pytest.raises(BackendError, match=r"beyond n_ctx 1024; raise n_ctx"):
         ask(backend, SCHEDULE, max_tokens=1020)
     assert len(ask(backend, SCHEDULE[:1], max_tokens=8)) == 1  # the backend still works
+
+
+def test_two_prompts_decode_as_one_batch_and_repeat(backend: LlamaCppBackend) -> None:
+    other = (Message("user", "Write one Python assert line that tests add(2, 3)."),)
+    requests = [CompletionRequest(other, max_tokens=24, schedule=((0.0, 7),)),
+                CompletionRequest(MESSAGES, max_tokens=24, schedule=SCHEDULE[:2])]
+    first = backend.complete_many(requests)
+    assert [len(c.texts) for c in first] == [1, 2]
+    assert all(text.strip() for c in first for text in c.texts)
+    assert first[0].prompt_tokens != first[1].prompt_tokens   # each its own prompt
+    assert first[0].extra["prompts_in_batch"] == 2 and first[1].extra["batch"] == 2
+    assert [c.texts for c in backend.complete_many(requests)] == [c.texts for c in first]
+    assert "add" in first[0].texts[0]
