@@ -51,6 +51,7 @@ class Settings:
     generated_tests: bool = True          # ask the model for assert tests of the spec
     max_generated_tests: int = 10
     ranking: str = "agreement"            # agreement (CodeT dual agreement) | first
+    verify_agreement: int = 2             # candidates passing exactly the same tests to verify
     repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
     repair_budget_seconds: float = 120.0  # wall seconds after which no repair starts
     checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")
@@ -83,7 +84,7 @@ class Settings:
                 raise ConfigError(f"setting {key} = {getattr(self, key)!r}: use one of "
                                   f"{', '.join(allowed)}")
         for key in ("n_ctx", "max_tokens", "max_rounds", "memory_mb", "candidates",
-                    "index_max_file_bytes"):
+                    "index_max_file_bytes", "verify_agreement"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
         for key in ("max_generated_tests", "repair_budget_tokens", "repair_budget_seconds",

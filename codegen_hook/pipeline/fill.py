@@ -282,7 +282,7 @@ class StubFiller:
             return None, ranking
         fresh = 0
         for cand in ranking:
-            if not _passes_stated(cand):
+            if not _passes_stated(cand) or cand.group < self._agreement_needed():
                 continue
             if not cand.checked:
                 if fresh == _CHECKED_PER_ROUND:
@@ -292,6 +292,13 @@ class StubFiller:
             if cand.passed_everything:
                 return cand, ranking
         return None, ranking
+
+    def _agreement_needed(self) -> int:
+        """How many candidates must pass exactly the same tests for `verified`: passing
+        the docstring's examples alone was right ~90% of the time (issue 6's probe); a
+        second, independently sampled program that agrees is the cheap confirmation.
+        With one candidate configured there is nothing to agree with."""
+        return self.settings.verify_agreement if self.settings.candidates > 1 else 1
 
     def _over_budget(self, started: float) -> str:
         spent = self._timings.get("repair_tokens", 0.0)
@@ -385,7 +392,7 @@ class StubFiller:
         if chosen is None or not chosen.body:
             verdict = "failed"
         elif winner is None:
-            reasons.append(_unverified_reason(chosen))
+            reasons.append(_unverified_reason(chosen, self._agreement_needed()))
         if chosen is not None and chosen.problem and not chosen.body:
             reasons.append(chosen.problem)
         code = _function_text(chosen.spliced, stub, chosen.body) if chosen and chosen.body else ""
@@ -419,9 +426,14 @@ def _redacted(messages: list[Message]) -> tuple[list[Message], Counter[str]]:
     return out, kinds
 
 
-def _unverified_reason(cand: Candidate) -> str:
+def _unverified_reason(cand: Candidate, agreement: int) -> str:
     if cand.problem:
         return cand.problem
+    if _passes_stated(cand) and cand.examples and cand.examples.results \
+            and cand.group < agreement and not cand.blocking_findings:
+        return (f"it passes the docstring's examples, but no other candidate computed the same "
+                f"results on every test (verified needs {agreement} that agree: setting "
+                "verify_agreement); add an example that pins the behaviour down")
     if cand.examples is not None and not cand.examples.problem and not cand.examples.results:
         return ("the docstring has no examples to test the code against (`>>>` lines, or "
                 "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")

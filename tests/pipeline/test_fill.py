@@ -325,7 +325,7 @@ def test_agreement_with_model_tests_picks_the_right_candidate(
     path.write_text(SQUARE)
     backend = ScriptedBackend(_square_answers())
     report = run_fill([path], backend, tmp_path, candidates=3, max_rounds=1,
-                      generated_tests=True, ranking=ranking)
+                      generated_tests=True, ranking=ranking, verify_agreement=1)
     [outcome] = report.outcomes
     assert (outcome.verdict, outcome.body) == (verdict, body), outcome.reasons
     tests_request, code_request = backend.requests
@@ -358,3 +358,17 @@ def test_spent_repair_budget_stops_before_a_repair(stub_file: Path, tmp_path: Pa
     [outcome] = report.outcomes
     assert outcome.verdict == "unverified" and len(backend.requests) == 1
     assert "repair budget of 0 s is spent" in outcome.reasons[0]
+
+
+def test_a_lone_candidate_is_not_verified_when_others_disagree(tmp_path: Path) -> None:
+    """Two candidates pass the docstring's one example but compute different things on
+    the model's tests: neither is confirmed by a second one, so nothing is verified;
+    the answer is still the better-ranked one, and the reason says what would help."""
+    path = tmp_path / "sq.py"
+    path.write_text(SQUARE)
+    tests, lucky, right, _ = _square_answers()
+    report = run_fill([path], ScriptedBackend([tests, lucky, right]), tmp_path, candidates=2,
+                      max_rounds=1, generated_tests=True)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified" and outcome.body == "return x * x"
+    assert "verified needs 2 that agree" in outcome.reasons[0]
