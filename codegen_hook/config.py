@@ -51,7 +51,7 @@ class Settings:
     generated_tests: bool = True          # ask the model for assert tests of the spec
     max_generated_tests: int = 10
     ranking: str = "agreement"            # agreement (CodeT dual agreement) | first
-    verify_agreement: int = 2             # candidates passing exactly the same tests to verify
+    verify_agreement: int = 2             # candidates computing the same on every test, to verify
     repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
     repair_budget_seconds: float = 120.0  # wall seconds after which no repair starts
     checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")

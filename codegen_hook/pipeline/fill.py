@@ -271,6 +271,9 @@ class StubFiller:
         for ranked in order:
             tried[ranked.index].score = ranked.score
             tried[ranked.index].group = ranked.group
+        outputs = [_outputs(c) for c in tried]
+        for cand, key in zip(tried, outputs):
+            cand.agree = outputs.count(key) if key is not None else 0
         return [tried[r.index] for r in order]
 
     def _select(self, tried: list[Candidate], tests: list[SpecTest], source: SourceFile,
@@ -282,7 +285,7 @@ class StubFiller:
             return None, ranking
         fresh = 0
         for cand in ranking:
-            if not _passes_stated(cand) or cand.group < self._agreement_needed():
+            if not _passes_stated(cand) or cand.agree < self._agreement_needed():
                 continue
             if not cand.checked:
                 if fresh == _CHECKED_PER_ROUND:
@@ -294,7 +297,7 @@ class StubFiller:
         return None, ranking
 
     def _agreement_needed(self) -> int:
-        """How many candidates must pass exactly the same tests for `verified`: passing
+        """How many candidates must compute the same on every test for `verified`: passing
         the docstring's examples alone was right ~90% of the time (issue 6's probe); a
         second, independently sampled program that agrees is the cheap confirmation.
         With one candidate configured there is nothing to agree with."""
@@ -430,7 +433,7 @@ def _unverified_reason(cand: Candidate, agreement: int) -> str:
     if cand.problem:
         return cand.problem
     if _passes_stated(cand) and cand.examples and cand.examples.results \
-            and cand.group < agreement and not cand.blocking_findings:
+            and cand.agree < agreement and not cand.blocking_findings:
         return (f"it passes the docstring's examples, but no other candidate computed the same "
                 f"results on every test (verified needs {agreement} that agree: setting "
                 "verify_agreement); add an example that pins the behaviour down")
@@ -459,8 +462,18 @@ def _candidate_json(cand: Candidate) -> dict[str, Any]:
             "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,
             "ran": cand.examples is not None and not cand.examples.problem,
             "passes": "".join("1" if r.passed else "0" for r in cand.results),
-            "score": round(cand.score, 3), "group": cand.group, "checked": cand.checked,
+            "score": round(cand.score, 3), "group": cand.group, "agree": cand.agree,
+            "checked": cand.checked,
             "body": cand.body}
+
+
+def _outputs(cand: Candidate) -> tuple[tuple[bool, str, str], ...] | None:
+    """What a candidate computed on every test: candidates agree when these are equal
+    (stricter than passing the same tests: two programs can fail a test differently)."""
+    if cand.examples is None or cand.examples.problem:
+        return None
+    return tuple((r.passed, r.got, r.error.strip().splitlines()[-1] if r.error else "")
+                 for r in cand.results)
 
 
 def _passes_stated(cand: Candidate) -> bool:
@@ -474,7 +487,7 @@ def _selection_json(chosen: Candidate | None, ranking: list[Candidate],
     if chosen is None:
         return {"method": method}
     return {"method": method, "index": chosen.index, "round": chosen.round,
-            "score": round(chosen.score, 3), "group": chosen.group,
+            "score": round(chosen.score, 3), "group": chosen.group, "agree": chosen.agree,
             "rank": next((i for i, c in enumerate(ranking) if c is chosen), -1),
             "top_group": max((c.group for c in ranking), default=0),
             "candidates_passing_stated": sum(_passes_stated(c) for c in ranking)}

@@ -35,6 +35,7 @@ class Candidate:
     checked: bool = False                # the static checks ran on it
     score: float = 0.0                   # agreement score (pipeline/rank.py)
     group: int = 0                       # candidates that passed exactly the same tests
+    agree: int = 0                       # candidates that computed the same on every test
 
     @property
     def failed_examples(self) -> int:
