@@ -1,4 +1,4 @@
-"""The benchmark's HTML report: summary, pass rate by verdict, time distribution.
+"""The benchmark's HTML report: summary, pass rate by stage and by verdict, times.
 
 One self-contained file; the plots are small inline SVGs drawn here, so the report
 needs no plotting library and no network to view.
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from codegen_hook.atomic import write_atomic
 from codegen_hook.evals.results import VERDICTS, Summary, TaskResult, summarize
+from codegen_hook.evals.stages import stage_rates
 
 __all__ = ["render_report", "write_report"]
 
@@ -73,6 +74,23 @@ def _verdict_bars(summary: Summary) -> str:
             f'aria-label="pass rate by verdict">{"".join(parts)}</svg>')
 
 
+def _stage_bars(rates: dict[str, float]) -> str:
+    """Pass rate of each stage's pick (evals/stages.py), as horizontal bars."""
+    width, label_w, bar_h, gap = 560, 230, 18, 6
+    parts = []
+    for i, (label, rate) in enumerate(rates.items()):
+        y = i * (bar_h + gap)
+        parts.append(
+            f'<text x="0" y="{y + 13}">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{(width - label_w - 60) * rate:.1f}" '
+            f'height="{bar_h}" fill="{_COLOURS["passed"]}"/>'
+            f'<text x="{label_w + (width - label_w - 60) * rate + 6:.1f}" y="{y + 13}">'
+            f'{100 * rate:.1f}%</text>')
+    height = len(rates) * (bar_h + gap)
+    return (f'<svg width="{width}" height="{height}" role="img" '
+            f'aria-label="pass rate by stage">{"".join(parts)}</svg>')
+
+
 def _time_histogram(seconds: list[float], bins: int = 12) -> str:
     """Tasks per time bin, from 0 to the slowest task."""
     width, height, base = 460, 150, 120
@@ -119,6 +137,12 @@ def render_report(runs: dict[str, list[TaskResult]]) -> str:
                 f"<h2>Summary</h2>{_summary_table(summaries)}" if summaries else
                 "<h1>codegen-hook on HumanEval</h1><p>No results yet.</p>"]
     for mode, results in runs.items():
+        rates = stage_rates(results)
+        if rates:
+            sections.append(f"<h2>{escape(mode)}: pass rate by stage</h2>"
+                            "<p>Each stage's pick replayed over the same candidates' test "
+                            "matrix; the hidden tests scored every candidate after the answer "
+                            f"was fixed.</p>{_stage_bars(rates)}")
         sections.append(f"<h2>{escape(mode)}: pass rate by verdict</h2>"
                         f"{_verdict_bars(summaries[mode])}"
                         f"<h2>{escape(mode)}: seconds per task</h2>"

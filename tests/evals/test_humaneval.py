@@ -103,7 +103,8 @@ def test_precision_counts_verified_code_that_fails_hidden_tests(tmp_path: Path) 
     assert [json.loads(ln)["task_id"] for ln in lines] == [t.task_id for t in tasks]
     html = got.report_path.read_text()
     assert "precision of verified" in html and "50.0%" in html and "66.7%" in html
-    assert html.count("<svg") == 2 and stat.S_IMODE(got.report_path.stat().st_mode) == 0o600
+    assert html.count("<svg") == 3 and "pass rate by stage" in html
+    assert stat.S_IMODE(got.report_path.stat().st_mode) == 0o600
 
 
 def test_raw_mode_is_one_greedy_unchecked_answer(tmp_path: Path) -> None:

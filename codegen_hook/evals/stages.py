@@ -1,0 +1,87 @@
+"""Pass rate by stage of the flow, replayed over one run's recorded test matrix.
+
+`eval humaneval` keeps each candidate's row of the test matrix (which tests it passed;
+columns d docstring, s stated, m model-written) and, after the answer is fixed, whether
+each candidate passes the hidden tests. Replaying selection rules over those rows says
+what each stage adds without generating again. Static checks are not replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from codegen_hook.evals.results import TaskResult
+from codegen_hook.pipeline.rank import rank_by_agreement
+from codegen_hook.pipeline.spec import ORIGIN_WEIGHT
+
+__all__ = ["STAGES", "stage_rates"]
+
+Cands = list[dict[str, Any]]
+Rule = Callable[[Cands, str], int | None]
+_ORIGIN = {"d": "docstring", "s": "stated", "m": "model"}
+
+
+def _row(cand: dict[str, Any], columns: str) -> list[bool] | None:
+    if not cand.get("ran") or len(cand.get("passes", "")) != len(columns):
+        return None
+    return [c == "1" for c in cand["passes"]]
+
+
+def _keep(row: list[bool], columns: str, origins: str) -> list[bool]:
+    return [ok for ok, col in zip(row, columns) if col in origins]
+
+
+def _passes_stated(cand: dict[str, Any], columns: str) -> bool:
+    row = _row(cand, columns)
+    return row is not None and all(_keep(row, columns, "ds"))
+
+
+def _greedy(cands: Cands, columns: str) -> int | None:
+    return 0 if cands else None
+
+
+def _first_passing(cands: Cands, columns: str) -> int | None:
+    return next((i for i, c in enumerate(cands) if _passes_stated(c, columns)), 0)
+
+
+def _agreement(origins: str) -> Rule:
+    def rule(cands: Cands, columns: str) -> int | None:
+        rows = [_row(c, columns) for c in cands]
+        kept = [None if r is None else _keep(r, columns, origins) for r in rows]
+        weights = [ORIGIN_WEIGHT[_ORIGIN[c]] for c in columns if c in origins]
+        order = rank_by_agreement(kept, weights)
+        stated = [r.index for r in order if _passes_stated(cands[r.index], columns)]
+        return stated[0] if stated else (order[0].index if order else None)
+    return rule
+
+
+# (label, rule, rounds): rounds "1" replays the first round's candidates only
+STAGES: list[tuple[str, Rule, str]] = [
+    ("greedy candidate", _greedy, "1"),
+    ("first passing the stated tests", _first_passing, "1"),
+    ("agreement, stated tests", _agreement("ds"), "1"),
+    ("agreement, + model tests", _agreement("dsm"), "1"),
+    ("agreement, + repair rounds", _agreement("dsm"), "all"),
+]
+
+
+def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
+    """Pass rate of each stage's pick, the hook's answer, and the oracle (some
+    candidate right); None when the results carry no per-candidate scores."""
+    tasks = [r for r in results if "candidate_passed" in r.details]
+    if not tasks:
+        return None
+    rates: dict[str, float] = {}
+    for label, rule, rounds in STAGES:
+        right = 0
+        for task in tasks:
+            cands = [c for c in task.details["candidates"] if rounds == "all" or c["round"] == 1]
+            chosen = rule(cands, task.details["selection"].get("tests", ""))
+            if chosen is not None:
+                right += bool(task.details["candidate_passed"][cands[chosen]["index"]])
+        rates[label] = right / len(tasks)
+    rates["the hook's answer"] = sum(t.passed for t in tasks) / len(tasks)
+    rates["oracle: some candidate right"] = sum(
+        any(t.details["candidate_passed"]) or t.passed for t in tasks) / len(tasks)
+    return rates

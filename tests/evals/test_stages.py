@@ -1,0 +1,40 @@
+"""Pass rate by stage, replayed over recorded test-matrix rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codegen_hook.evals.results import TaskResult
+from codegen_hook.evals.stages import stage_rates
+
+
+def task(candidates: list[tuple[int, str]], right: list[bool], tests: str,
+         passed: bool) -> TaskResult:
+    cands: list[dict[str, Any]] = [
+        {"round": rnd, "index": i, "ran": True, "passes": passes}
+        for i, (rnd, passes) in enumerate(candidates)]
+    return TaskResult("T", "hook", "verified", passed, 1.0, details={
+        "candidates": cands, "candidate_passed": right, "selection": {"tests": tests}})
+
+
+def test_each_stage_picks_as_its_rule_says() -> None:
+    # greedy fails the example; the first passing one is wrong on the model's tests;
+    # two agreeing candidates are right; a repair-round candidate is right too.
+    one = task([(1, "00"), (1, "10"), (1, "11"), (1, "11"), (2, "11")],
+               [False, False, True, True, True], "dm", passed=True)
+    # nothing passes the stated test: every rule falls back, the oracle sees the repair
+    two = task([(1, "0"), (2, "1")], [False, True], "s", passed=True)
+    rates = stage_rates([one, two])
+    assert rates == {
+        "greedy candidate": 0.0,
+        "first passing the stated tests": 0.0,
+        "agreement, stated tests": 0.0,     # 1, 2, 3 all pass d: the first of them
+        "agreement, + model tests": 0.5,    # 2 and 3 agree on d and m
+        "agreement, + repair rounds": 1.0,  # the repaired candidate of task two
+        "the hook's answer": 1.0,
+        "oracle: some candidate right": 1.0,
+    }
+
+
+def test_no_per_candidate_scores_means_no_stages() -> None:
+    assert stage_rates([TaskResult("T", "raw", "unverified", True, 1.0)]) is None
