@@ -110,7 +110,7 @@ def _disputed_examples(first_round: list[Candidate]) -> dict[str, str]:
     answers: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
     for cand in first_round:
-        if cand.examples is None or cand.examples.problem:
+        if not cand.ran or cand.examples is None:
             continue
         for result in cand.examples.results:
             if result.error:
@@ -118,7 +118,7 @@ def _disputed_examples(first_round: list[Candidate]) -> dict[str, str]:
             key = result.source.strip()
             counts[key] = counts.get(key, 0) + (0 if result.passed else 1)
             answers.setdefault(key, set()).add(result.got.strip() if not result.passed else "=")
-    ran = [c for c in first_round if c.examples is not None and not c.examples.problem]
+    ran = [c for c in first_round if c.ran]
     return {key: next(iter(got)) for key, got in answers.items()
             if len(ran) >= 2 and counts[key] == len(ran) and len(got) == 1}
 
@@ -264,8 +264,7 @@ class StubFiller:
         self._tick("checks_s", start)
 
     def _rank(self, tried: list[Candidate], tests: list[SpecTest]) -> list[Candidate]:
-        rows = [[r.passed for r in c.results] if c.examples is not None
-                and not c.examples.problem else None for c in tried]
+        rows = [[r.passed for r in c.results] if c.ran else None for c in tried]
         ranker = rank_by_agreement if self.settings.ranking == "agreement" else rank_in_order
         order = ranker(rows, [t.weight for t in tests])
         for ranked in order:
@@ -338,8 +337,9 @@ class StubFiller:
                 n = self.settings.candidates if round_no == 1 else min(
                     _REPAIR_CANDIDATES, self.settings.candidates)
                 before = self._timings.get("completion_tokens", 0.0)
+                schedule = self._schedule(round_no, n)
                 texts, tests_text = self._generate(
-                    messages, self._schedule(round_no, n),
+                    messages, schedule,
                     stub if round_no == 1 and ask_tests else None)
                 if tests_text:
                     tests = merge_tests(stated, parse_model_tests(
@@ -349,7 +349,7 @@ class StubFiller:
                                 self._timings.get("completion_tokens", 0.0) - before)
                 new = [Candidate(round_no, len(tried) + i, temperature, seed, text)
                        for i, ((temperature, seed), text)
-                       in enumerate(zip(self._schedule(round_no, n), texts))]
+                       in enumerate(zip(schedule, texts))]
                 for cand in new:
                     self._prepare(cand, source, stub)
                 self._run_untrusted_tests(new, source, stub, tests)
@@ -369,7 +369,7 @@ class StubFiller:
         outcome = self._outcome(source, stub, ranking or tried, winner, notes)
         outcome.generated_tests = _generated_json(tests, outcome, ranking or tried)
         # one letter a column of `passes`: d(ocstring), s(tated), m(odel)
-        outcome.selection["tests"] = self._origins(tests)
+        outcome.selection["tests"] = "".join(t.origin[0] for t in tests)
         outcome.retrieved = [f"{h.path}::{h.symbol.qualname}" for h in hits]
         outcome.redactions = dict(redactions)
         outcome.stub_sha256 = hashlib.sha256(stub.source.encode()).hexdigest()
@@ -413,9 +413,6 @@ class StubFiller:
             candidates=[_candidate_json(c) for c in ordered],
             selection=_selection_json(chosen, ranking, self.settings.ranking))
 
-    def _origins(self, tests: list[SpecTest]) -> str:
-        return "".join(t.origin[0] for t in tests)
-
 
 def _redacted(messages: list[Message]) -> tuple[list[Message], Counter[str]]:
     """The messages with credentials replaced by placeholders, and how many of each kind:
@@ -437,7 +434,7 @@ def _unverified_reason(cand: Candidate, agreement: int) -> str:
         return (f"it passes the docstring's examples, but no other candidate computed the same "
                 f"results on every test (verified needs {agreement} that agree: setting "
                 "verify_agreement); add an example that pins the behaviour down")
-    if cand.examples is not None and not cand.examples.problem and not cand.examples.results:
+    if cand.ran and cand.examples is not None and not cand.examples.results:
         return ("the docstring has no examples to test the code against (`>>>` lines, or "
                 "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")
     feedback = _feedback(cand)
@@ -460,7 +457,7 @@ def _candidate_json(cand: Candidate) -> dict[str, Any]:
             "seed": cand.seed, "problem": cand.problem,
             "failed_examples": cand.failed_examples, "findings": len(cand.findings),
             "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,
-            "ran": cand.examples is not None and not cand.examples.problem,
+            "ran": cand.ran,
             "passes": "".join("1" if r.passed else "0" for r in cand.results),
             "score": round(cand.score, 3), "group": cand.group, "agree": cand.agree,
             "checked": cand.checked,
@@ -470,14 +467,14 @@ def _candidate_json(cand: Candidate) -> dict[str, Any]:
 def _outputs(cand: Candidate) -> tuple[tuple[bool, str, str], ...] | None:
     """What a candidate computed on every test: candidates agree when these are equal
     (stricter than passing the same tests: two programs can fail a test differently)."""
-    if cand.examples is None or cand.examples.problem:
+    if not cand.ran:
         return None
     return tuple((r.passed, r.got, r.error.strip().splitlines()[-1] if r.error else "")
                  for r in cand.results)
 
 
 def _passes_stated(cand: Candidate) -> bool:
-    return (not cand.problem and cand.examples is not None and not cand.examples.problem
+    return (not cand.problem and cand.ran
             and cand.failed_examples == 0)
 
 

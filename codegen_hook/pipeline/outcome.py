@@ -44,6 +44,11 @@ class Candidate:
         return sum(not r.passed for r in self.examples.results)
 
     @property
+    def ran(self) -> bool:
+        """Its tests ran in the sandbox (it imported and reported a row of results)."""
+        return self.examples is not None and not self.examples.problem
+
+    @property
     def blocking_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.blocking]
 
@@ -55,7 +60,7 @@ class Candidate:
 
     def badness(self) -> tuple[int, int, int, int]:
         """Lower is better: usable code first, then fewer failing examples and findings."""
-        broken = bool(self.problem) or self.examples is None or bool(self.examples.problem)
+        broken = bool(self.problem) or not self.ran
         return (int(not self.body), int(broken), self.failed_examples,
                 len(self.blocking_findings))
 
