@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import ClassVar, Literal
 
 __all__ = ["RunResult", "Sandbox", "SandboxJob", "Verdict"]
 
 Verdict = Literal["ok", "error", "timeout", "memory", "killed"]
+# Folders of the sandbox itself that a bind may not cover.
+_RESERVED = {"job", "work", "tmp", "proc", "dev", "usr", "lib", "lib64", "lib32", "bin", "sbin",
+             "etc"}
 
 
 @dataclass(frozen=True)
 class SandboxJob:
-    """Untrusted code to run: `files` land in /job, `entry` is run with `args`."""
+    """Untrusted code to run: `files` land in /job, `entry` is run with `args`.
+
+    `binds` are host folders shown read-only inside at the path given (a test
+    environment's packages, a scratch copy of a repository); the sandbox's user must
+    be able to read them, so they never hold anything the run may not see.
+    """
 
     files: dict[str, str]
     entry: str
@@ -26,6 +35,15 @@ class SandboxJob:
     timeout: float = 10.0
     memory_mb: int = 512
     output_limit: int = 1 << 20
+    binds: tuple[tuple[str, str], ...] = ()   # (host folder, path inside), read-only
+
+    def __post_init__(self) -> None:
+        for host, inside in self.binds:
+            place = PurePosixPath(inside)
+            if not place.is_absolute() or ".." in place.parts or not host or \
+                    len(place.parts) < 2 or place.parts[1] in _RESERVED:
+                raise ValueError(f"bind {host!r} -> {inside!r}: the inside path must be an "
+                                 "absolute path outside the sandbox's own folders")
 
 
 @dataclass

@@ -95,7 +95,8 @@ class BwrapSandbox(Sandbox):
                 "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
                 *self._mounts(), "--proc", "/proc", "--dev", "/dev",
                 "--size", scratch, "--tmpfs", "/tmp", "--size", scratch, "--tmpfs", "/work",
-                "--ro-bind", job_dir, "/job", "--remount-ro", "/", "--chdir", "/work",
+                "--ro-bind", job_dir, "/job", *_binds(job), "--remount-ro", "/",
+                "--chdir", "/work",
                 self.python, "-I", "-B", f"/job/{job.entry}", *job.args]
 
     def run(self, job: SandboxJob) -> RunResult:
@@ -115,6 +116,10 @@ class BwrapSandbox(Sandbox):
                 return result
             finally:
                 release_job_files(Path(job_dir))
+
+
+def _binds(job: SandboxJob) -> list[str]:
+    return [arg for host, inside in job.binds for arg in ("--ro-bind", host, inside)]
 
 
 def _cgroup(uid: int | None, memory_bytes: int) -> contextlib.AbstractContextManager[SlotCgroup]:

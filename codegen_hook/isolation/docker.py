@@ -125,7 +125,9 @@ class DockerSandbox(Sandbox):
             user=f"{_CONTAINER_UID}:{_CONTAINER_UID}", network_mode="none", read_only=True,
             tmpfs={folder: f"size={scratch}m,uid={_CONTAINER_UID},gid={_CONTAINER_UID}"
                    for folder in ("/work", "/tmp")},
-            volumes={job_dir: {"bind": "/job", "mode": "ro"}}, working_dir="/work",
+            volumes={job_dir: {"bind": "/job", "mode": "ro"},
+                     **{host: {"bind": inside, "mode": "ro"} for host, inside in job.binds}},
+            working_dir="/work",
             environment={"HOME": "/work", "LANG": "C.UTF-8"}, cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={docker_seccomp_profile()}"],
             mem_limit=f"{job.memory_mb}m", memswap_limit=f"{job.memory_mb}m",

@@ -195,6 +195,38 @@ def test_job_and_root_are_read_only_work_is_writable(sandbox: BwrapSandbox) -> N
     assert lines[3] == "WROTE /work/new.txt data"
 
 
+def readable_folder(tmp_path: Path) -> Path:
+    """A folder the sandbox uid can read (tmp_path's parents are 0700 when root)."""
+    base = Path(tempfile.mkdtemp(prefix="codegen-hook-bind-test-"))
+    os.chmod(base, 0o755)
+    (base / "pkg").mkdir()
+    (base / "pkg" / "data.txt").write_text("bound\n")
+    os.chmod(base / "pkg", 0o755)
+    os.chmod(base / "pkg" / "data.txt", 0o644)
+    return base
+
+
+def test_binds_are_visible_read_only_at_their_path(sandbox: BwrapSandbox,
+                                                   tmp_path: Path) -> None:
+    folder = readable_folder(tmp_path)
+    try:
+        code = ("print(open('/env/pkg/data.txt').read().strip())\n"
+                "try:\n    open('/env/pkg/new.txt', 'w')\n"
+                "except OSError as exc:\n    print('REFUSED', type(exc).__name__)\n")
+        result = sandbox.run(job(code, binds=((str(folder), "/env"),)))
+        assert result.ok, result.stderr
+        assert result.stdout.splitlines() == ["bound", "REFUSED OSError"]
+        assert not (folder / "pkg" / "new.txt").exists()
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("inside", ["env", "/job/x", "/work", "/usr/lib/x", "/a/../etc", "/"])
+def test_binds_over_the_sandbox_own_folders_are_refused(inside: str) -> None:
+    with pytest.raises(ValueError, match="inside path"):
+        job("pass\n", binds=(("/tmp", inside),))
+
+
 # -- what fails, as data ------------------------------------------------------------
 
 

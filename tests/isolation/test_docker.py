@@ -7,7 +7,10 @@ a failure under CI (.ci/run builds it) and a skip elsewhere.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,23 @@ def test_root_is_read_only_and_scratch_is_writable(sandbox: DockerSandbox) -> No
             "    print('WROTE')\nexcept OSError as exc:\n    print('denied', exc.errno)\n")
     result = sandbox.run(SandboxJob(files={"m.py": code}, entry="m.py"))
     assert result.ok and "denied" in result.stdout and "WROTE" not in result.stdout
+
+
+def test_binds_are_visible_read_only(sandbox: DockerSandbox) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="codegen-hook-bind-test-"))
+    try:
+        os.chmod(folder, 0o755)
+        (folder / "data.txt").write_text("bound\n")
+        os.chmod(folder / "data.txt", 0o644)
+        code = ("print(open('/env/data.txt').read().strip())\n"
+                "try:\n    open('/env/new.txt', 'w')\n"
+                "except OSError as exc:\n    print('REFUSED', type(exc).__name__)\n")
+        result = sandbox.run(SandboxJob(files={"main.py": code}, entry="main.py",
+                                        binds=((str(folder), "/env"),)))
+        assert result.ok, result.stderr
+        assert result.stdout.splitlines() == ["bound", "REFUSED OSError"]
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_limits_are_verdicts(sandbox: DockerSandbox) -> None:
