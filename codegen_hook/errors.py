@@ -13,10 +13,13 @@ __all__ = [
     "CodegenHookError",
     "ConfigError",
     "CryptoError",
+    "DatasetError",
     "DecryptionError",
     "KeyUnavailableError",
     "EgressRefusedError",
+    "EvalError",
     "FileChangedError",
+    "FinetuneError",
     "ForgeError",
     "GitError",
     "IndexStoreError",
@@ -95,3 +98,16 @@ class GitError(CodegenHookError):
 
 class ForgeError(CodegenHookError):
     """The GitHub / GitLab API refused or failed (after retries)."""
+
+
+class EvalError(CodegenHookError):
+    """A repository evaluation cannot go on (its tests fail as they are, a leak, ...)."""
+
+
+class DatasetError(CodegenHookError):
+    """No training pairs can be built, or the stored dataset is missing or incomplete."""
+
+
+class FinetuneError(CodegenHookError):
+    """Fine-tuning cannot start or go on: the extra is missing, no usable pairs, a base
+    model or adapter it cannot handle."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from codegen_hook.cli.common import (add_settings_flags, load_settings, progress_bar,
                                      sandbox_factory, warn_unsafe)
 from codegen_hook.config import data_dir
+from codegen_hook.errors import ConfigError
 from codegen_hook.evals.results import Summary, TaskResult
 
 __all__ = ["COMMANDS", "add_parsers"]
@@ -43,6 +45,48 @@ def add_parsers(sub: Any) -> None:
                         help="agreement: CodeT dual agreement; first: generation order")
     ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
     add_settings_flags(he)
+    _add_repo_parser(ev_sub)
+
+
+def _add_repo_parser(ev_sub: Any) -> None:
+    rp = ev_sub.add_parser(
+        "repo", help="A/B on a repository: its functions cut back to stubs, filled by the "
+        "hook, scored by the repository's own tests (in the sandbox)")
+    rp.add_argument("path", nargs="?", type=Path, default=Path("."),
+                    help="the repository (default: the current folder)")
+    rp.add_argument("--test-cmd", default="pytest -q", metavar="CMD",
+                    help="the repository's test command, a pytest run (default: pytest -q)")
+    rp.add_argument("--sample", type=int, metavar="N",
+                    help="evaluate N functions drawn at random (default: all covered ones)")
+    rp.add_argument("--seed", type=int, default=0, help="the draw's seed (default 0)")
+    rp.add_argument("--functions", metavar="KEY,KEY",
+                    help="these functions only (path::qualname, as --list prints them)")
+    rp.add_argument("--heldout", action="store_true",
+                    help="the functions of the fine-tuning data's held-out split "
+                    "(codegen-hook dataset build)")
+    rp.add_argument("--retrieval", choices=("both", "on", "off"), default="both",
+                    help="fill with the repository index's retrieval, without, or both "
+                    "(default both: two arms side by side)")
+    rp.add_argument("--install", action="append", default=[], metavar="REQ",
+                    help="a package the tests need, pip-installed into the test "
+                    "environment (repeat; pytest and pytest-cov always are)")
+    rp.add_argument("--deps", action="append", default=[], type=Path, metavar="DIR",
+                    help="a folder of packages the tests import (e.g. a venv's "
+                    "site-packages made with the system Python), used as it is")
+    rp.add_argument("--test-timeout", type=float, default=600.0, metavar="S",
+                    help="seconds a test run may take in the sandbox (default 600)")
+    rp.add_argument("--candidates", type=int, help="candidates in the first round")
+    rp.add_argument("--max-rounds", type=int, help="generation rounds (first + repairs)")
+    rp.add_argument("--list", action="store_true",
+                    help="list the functions that could be evaluated, and stop")
+    rp.add_argument("--out", type=Path, default=Path("repo-eval-results"), metavar="DIR",
+                    help="results (repo.jsonl) and report.html (default ./repo-eval-results)")
+    rp.add_argument("--html", type=Path, metavar="FILE",
+                    help="write the HTML report here (default: DIR/report.html)")
+    rp.add_argument("--resume", action="store_true",
+                    help="skip functions already in the results file of --out")
+    rp.add_argument("--json", action="store_true", help="print one JSON document")
+    add_settings_flags(rp)
 
 
 def _show_task(position: int, total: int, result: TaskResult) -> None:
@@ -108,4 +152,113 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"eval": _cmd_eval}
+def _heldout_keys(root: Path, settings: Any) -> list[str]:
+    from codegen_hook.finetune.dataset import load_dataset
+
+    pairs = load_dataset(root, settings, "heldout")
+    if not pairs:
+        raise ConfigError("the fine-tuning data's held-out split is empty; run "
+                          "`codegen-hook dataset build` with a larger --heldout")
+    return [f"{p.path}::{p.qualname}" for p in pairs]
+
+
+def _show_function(position: int, total: int, result: Any) -> None:
+    if result.status != "done":
+        print(f"[{position}/{total}] {result.key}: skipped ({result.skip_reason[:120]})",
+              file=sys.stderr)
+        return
+    arms = ", ".join(f"{arm}: {a.verdict}, {'passed' if a.passed else 'FAILED'} the tests"
+                     for arm, a in result.arms.items())
+    print(f"[{position}/{total}] {result.key}: {arms}", file=sys.stderr)
+
+
+def _render_repo(run: Any) -> None:
+    base = run.baseline["counts"]
+    print(f"repository: {run.candidates} functions with a docstring and a body, "
+          f"{run.covered} exercised by its tests (suite: {base.get('passed', 0)} passed, "
+          f"{base.get('failed', 0)} failed)")
+    done = sum(r.status == "done" for r in run.results)
+    print(f"evaluated {done} of {len(run.results)} sampled "
+          f"({len(run.results) - done} skipped: their tests fail as they are, or a copy)")
+    for arm, s in run.summaries.items():
+        print(f"  {arm}: {s.passed}/{s.functions} pass the repository's tests "
+              f"({_pct(s.accuracy)}); verified {s.verified}, right "
+              f"{_pct(s.precision_verified)}")
+        if s.speed_ratio_median is not None:
+            print(f"    speed generated / hand-written: median x{s.speed_ratio_median:.2f}, "
+                  f"geometric mean x{s.speed_ratio_geomean or 0:.2f} "
+                  f"({len(s.speed_ratios)} measured)")
+        if s.style_generated is not None:
+            print(f"    style score {s.style_generated:.2f} (hand-written "
+                  f"{s.style_original or 0:.2f}); size ratio median "
+                  f"x{s.size_ratio_median or 0:.2f}; fill {s.fill_seconds_median or 0:.1f} s "
+                  "median")
+    if run.resumed:
+        print(f"  ({run.resumed} functions came from the earlier run)")
+    print(f"  results: {run.results_path}")
+    print(f"  report: {run.report_path}")
+
+
+def _cmd_eval_repo(args: argparse.Namespace) -> int:
+    from codegen_hook.backends import Backend, make_backend
+    from codegen_hook.checks import make_checks
+    from codegen_hook.evals.repo import ARMS, find_functions, run_repo_eval
+    from codegen_hook.evals.repo_report import write_repo_report
+    from codegen_hook.evals.testenv import make_workspace, parse_test_command
+
+    settings, _ = load_settings(args)
+    root = args.path.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{args.path} is not a folder; give the repository's root")
+    if args.list:
+        functions, _skipped = find_functions(root)
+        if args.json:
+            print(json.dumps([f.key for f in functions], indent=2))
+        else:
+            for fn in functions:
+                print(fn.key)
+        return 0
+    if args.sample is not None and args.sample < 1:
+        raise ConfigError("--sample must be 1 or more")
+    argv = parse_test_command(args.test_cmd)
+    warn_unsafe(settings)
+    only = [k.strip() for k in args.functions.split(",") if k.strip()] if args.functions \
+        else None
+    if args.heldout:
+        only = _heldout_keys(root, settings)
+    arms = {"both": ARMS, "on": ARMS[:1], "off": ARMS[1:]}[args.retrieval]
+    home = data_dir(settings)
+
+    def backend() -> Backend:
+        return make_backend(settings, home, progress_bar("assembling model"))
+
+    print(f"preparing a scratch copy of {root} and its test environment", file=sys.stderr)
+    uid = settings.sandbox_uid if os.geteuid() == 0 else None
+    workspace = make_workspace(root, args.install, args.deps, sandbox_uid=uid)
+    try:
+        run = run_repo_eval(
+            workspace, argv, settings, out_dir=args.out, make_backend=backend,
+            make_sandbox=sandbox_factory(settings),
+            checks=make_checks(settings.checks, settings.style), sample=args.sample,
+            seed=args.seed, only=only, arms=arms, resume=args.resume,
+            test_timeout=args.test_timeout,
+            progress=lambda message: print(message, file=sys.stderr),
+            on_result=_show_function)
+    finally:
+        workspace.close()
+    run.report_path = write_repo_report(args.html or args.out / "report.html", run.results,
+                                        run.summaries, root.name)
+    if args.json:
+        print(json.dumps(run.to_json(), indent=2))
+    else:
+        _render_repo(run)
+    return 0
+
+
+def _cmd_eval_any(args: argparse.Namespace) -> int:
+    if args.eval_command == "repo":
+        return _cmd_eval_repo(args)
+    return _cmd_eval(args)
+
+
+COMMANDS = {"eval": _cmd_eval_any}

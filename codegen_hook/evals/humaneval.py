@@ -291,7 +291,7 @@ def run_humaneval(tasks: Sequence[Task], settings: Settings, *, out_dir: Path, c
     # Benchmark tasks are not the user's commits: they stay out of the audit log.
     settings = dataclasses.replace(settings, audit=False)
     mode = "raw" if raw else "hook"
-    log = ResultsLog(private_folder(out_dir) / f"{mode}.jsonl")
+    log: ResultsLog[TaskResult] = ResultsLog(private_folder(out_dir) / f"{mode}.jsonl")
     done = {r.task_id: r for r in log.load()}
     if done and not resume:
         raise ConfigError(f"{log.path} already holds {len(done)} results; pass --resume to "
@@ -309,7 +309,7 @@ def run_humaneval(tasks: Sequence[Task], settings: Settings, *, out_dir: Path, c
                     progress(position, len(tasks), result)
     ids = [t.task_id for t in tasks]
     chosen = [done[i] for i in ids]
-    other = ResultsLog(log.path.with_name(f"{'hook' if raw else 'raw'}.jsonl")).load()
+    other = ResultsLog[TaskResult](log.path.with_name(f"{'hook' if raw else 'raw'}.jsonl")).load()
     runs = {mode: chosen, ("hook" if raw else "raw"): [r for r in other if r.task_id in ids]}
     report = write_report(out_dir, {m: runs[m] for m in ("hook", "raw") if runs[m]})
     return EvalRun(mode, chosen, summarize(chosen), log.path, report,

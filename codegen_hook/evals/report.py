@@ -6,6 +6,7 @@ needs no plotting library and no network to view.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from codegen_hook.atomic import write_atomic
 from codegen_hook.evals.results import VERDICTS, Summary, TaskResult, summarize
 from codegen_hook.evals.stages import stage_rates
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["histogram", "page", "part_bars", "render_report", "write_report"]
 
 _STYLE = """body{font:14px system-ui,sans-serif;margin:2em;max-width:60em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;
@@ -51,27 +52,31 @@ def _summary_table(summaries: dict[str, Summary]) -> str:
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
-def _verdict_bars(summary: Summary) -> str:
-    """One bar per verdict: its tasks in grey, those that passed hidden tests in green."""
-    width, label_w, bar_h, gap = 460, 90, 20, 8
-    most = max([summary.by_verdict[v]["tasks"] for v in VERDICTS] + [1])
+def part_bars(rows: list[tuple[str, int, int]], label: str, unit: str = "passed") -> str:
+    """One bar per row (name, part, whole): the whole in grey, the part in green."""
+    width, label_w, bar_h, gap = 460, 110, 20, 8
+    most = max([whole for _, _, whole in rows] + [1])
     scale = (width - label_w - 130) / most
     parts = []
-    for i, verdict in enumerate(VERDICTS):
-        tasks = summary.by_verdict[verdict]["tasks"]
-        passed = summary.by_verdict[verdict]["passed"]
+    for i, (name, part, whole) in enumerate(rows):
         y = i * (bar_h + gap)
         parts.append(
-            f'<text x="0" y="{y + 14}">{verdict}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{tasks * scale:.1f}" height="{bar_h}" '
+            f'<text x="0" y="{y + 14}">{escape(name)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{whole * scale:.1f}" height="{bar_h}" '
             f'fill="{_COLOURS["total"]}"/>'
-            f'<rect x="{label_w}" y="{y}" width="{passed * scale:.1f}" height="{bar_h}" '
+            f'<rect x="{label_w}" y="{y}" width="{part * scale:.1f}" height="{bar_h}" '
             f'fill="{_COLOURS["passed"]}"/>'
-            f'<text x="{label_w + tasks * scale + 6:.1f}" y="{y + 14}">{passed}/{tasks} passed'
-            f'{f" ({100 * passed / tasks:.0f}%)" if tasks else ""}</text>')
-    height = len(VERDICTS) * (bar_h + gap)
+            f'<text x="{label_w + whole * scale + 6:.1f}" y="{y + 14}">{part}/{whole} {unit}'
+            f'{f" ({100 * part / whole:.0f}%)" if whole else ""}</text>')
+    height = len(rows) * (bar_h + gap)
     return (f'<svg width="{width}" height="{height}" role="img" '
-            f'aria-label="pass rate by verdict">{"".join(parts)}</svg>')
+            f'aria-label="{escape(label)}">{"".join(parts)}</svg>')
+
+
+def _verdict_bars(summary: Summary) -> str:
+    """One bar per verdict: its tasks in grey, those that passed hidden tests in green."""
+    return part_bars([(v, summary.by_verdict[v]["passed"], summary.by_verdict[v]["tasks"])
+                      for v in VERDICTS], "pass rate by verdict")
 
 
 def _stage_bars(rates: dict[str, float]) -> str:
@@ -91,26 +96,41 @@ def _stage_bars(rates: dict[str, float]) -> str:
             f'aria-label="pass rate by stage">{"".join(parts)}</svg>')
 
 
-def _time_histogram(seconds: list[float], bins: int = 12) -> str:
-    """Tasks per time bin, from 0 to the slowest task."""
+def histogram(values: list[float], label: str, edge: Callable[[float], str],
+              bins: int = 12, low: float | None = None) -> str:
+    """Values per bin, from `low` (default 0) to the largest; `edge` writes an end."""
     width, height, base = 460, 150, 120
-    top = max(seconds + [1e-9])
+    low = 0.0 if low is None else low
+    top = max(values + [low + 1e-9])
+    span = max(top - low, 1e-9)
     counts = [0] * bins
-    for value in seconds:
-        counts[min(int(value / top * bins), bins - 1)] += 1
+    for value in values:
+        counts[min(max(int((value - low) / span * bins), 0), bins - 1)] += 1
     most = max(counts + [1])
     bar_w = (width - 40) / bins
     parts = [f'<line x1="30" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#888"/>',
              f'<text x="0" y="12">{most}</text>',
-             f'<text x="30" y="{base + 16}">0 s</text>',
-             f'<text x="{width - 60}" y="{base + 16}">{top:.1f} s</text>']
+             f'<text x="30" y="{base + 16}">{escape(edge(low))}</text>',
+             f'<text x="{width - 60}" y="{base + 16}">{escape(edge(top))}</text>']
     for i, count in enumerate(counts):
         h = (base - 10) * count / most
         parts.append(f'<rect x="{30 + i * bar_w + 1:.1f}" y="{base - h:.1f}" '
                      f'width="{bar_w - 2:.1f}" height="{h:.1f}" fill="#4f7cac">'
-                     f'<title>{count} tasks</title></rect>')
+                     f'<title>{count}</title></rect>')
     return (f'<svg width="{width}" height="{height}" role="img" '
-            f'aria-label="seconds per task">{"".join(parts)}</svg>')
+            f'aria-label="{escape(label)}">{"".join(parts)}</svg>')
+
+
+def _time_histogram(seconds: list[float]) -> str:
+    """Tasks per time bin, from 0 to the slowest task."""
+    return histogram(seconds, "seconds per task", lambda v: f"{v:.1f} s" if v else "0 s")
+
+
+def page(title: str, sections: list[str]) -> str:
+    """A whole self-contained HTML page."""
+    return ("<!doctype html><html><head><meta charset=\"utf-8\">"
+            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+            f"<body>{''.join(sections)}</body></html>\n")
 
 
 def _task_table(runs: dict[str, list[TaskResult]]) -> str:
@@ -149,9 +169,7 @@ def render_report(runs: dict[str, list[TaskResult]]) -> str:
                         f"{_time_histogram([r.seconds for r in results])}")
     if runs:
         sections.append(f"<h2>Tasks</h2>{_task_table(runs)}")
-    return ("<!doctype html><html><head><meta charset=\"utf-8\">"
-            f"<title>codegen-hook HumanEval</title><style>{_STYLE}</style></head>"
-            f"<body>{''.join(sections)}</body></html>\n")
+    return page("codegen-hook HumanEval", sections)
 
 
 def write_report(out_dir: Path, runs: dict[str, list[TaskResult]]) -> Path:

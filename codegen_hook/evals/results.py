@@ -12,7 +12,8 @@ import os
 import statistics
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from codegen_hook.errors import ConfigError
 
@@ -97,13 +98,22 @@ def _oracle(results: list[TaskResult]) -> float | None:
     return sum(any(r.details["candidate_passed"]) or r.passed for r in scored) / len(scored)
 
 
+class _Record(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
 @dataclass
-class ResultsLog:
-    """A JSONL file of TaskResults, one line per task, appended as tasks finish."""
+class ResultsLog(Generic[R]):
+    """A JSONL file of results (TaskResult by default), one line per task, appended as
+    tasks finish."""
 
     path: Path
+    parse: Callable[[dict[str, Any]], R] = TaskResult.from_json  # type: ignore[assignment]
 
-    def load(self) -> list[TaskResult]:
+    def load(self) -> list[R]:
         """The results recorded so far; a line cut short by a crash is ignored."""
         try:
             text = self.path.read_text("utf-8")
@@ -115,12 +125,12 @@ class ResultsLog:
         out = []
         for line in text.splitlines():
             try:
-                out.append(TaskResult.from_json(json.loads(line)))
+                out.append(self.parse(json.loads(line)))
             except (ValueError, TypeError):
                 continue
         return out
 
-    def append(self, result: TaskResult) -> None:
+    def append(self, result: R) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
