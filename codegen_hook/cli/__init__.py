@@ -16,14 +16,14 @@ import sys
 from collections.abc import Sequence
 
 from codegen_hook import __version__
-from codegen_hook.cli import ci, evals, fill, repo, secure
+from codegen_hook.cli import ci, dataset, evals, fill, repo, secure
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.security.perms import PRIVATE_UMASK
 
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = {**fill.COMMANDS, **repo.COMMANDS, **secure.COMMANDS, **evals.COMMANDS,
-             **ci.COMMANDS}
+             **ci.COMMANDS, **dataset.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     secure.add_parsers(sub)
     evals.add_parsers(sub)
     ci.add_parsers(sub)
+    dataset.add_parsers(sub)
     fill.add_doctor_parser(sub)
     return parser
 
