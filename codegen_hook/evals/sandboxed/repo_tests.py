@@ -124,8 +124,8 @@ def main() -> int:
     shutil.copytree(spec["src"], root, symlinks=True, ignore=_IGNORED)
     os.chdir(root)
     paths = [root] + ([os.path.join(root, "src")] if os.path.isdir("src") else [])
-    sys.path[:0] = paths
-    sys.path.extend(spec["site"])
+    # Ahead of the system's own packages (a distribution's older pytest, say).
+    sys.path[:0] = paths + spec["site"]
     os.environ["PYTHONPATH"] = os.pathsep.join(paths + spec["site"])
     import pytest
 
