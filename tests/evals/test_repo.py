@@ -278,3 +278,32 @@ def test_deps_the_sandbox_user_cannot_read_are_refused(project: Path, tmp_path: 
     os.chmod(tmp_path, 0o700)
     with pytest.raises(ConfigError, match="cannot read it"):
         make_workspace(project, [], [private], sandbox_uid=61000)
+
+
+def test_the_sandboxed_runner_swaps_paths_for_the_selected_tests() -> None:
+    from codegen_hook.evals.sandboxed.repo_tests import _pytest_args
+
+    argv = ["pytest", "-q", "-k", "not slow", "tests", "--tb", "short", "other"]
+    assert _pytest_args(argv, None) == argv[1:]
+    assert _pytest_args(argv, ["tests/t.py::a"]) == ["-q", "-k", "not slow", "--tb", "short",
+                                                     "tests/t.py::a"]
+    assert _pytest_args(["python", "-m", "pytest", "x"], ["n"]) == ["n"]
+
+
+def test_the_sandboxed_runner_times_only_outermost_calls(tmp_path: Path) -> None:
+    import sys
+
+    from codegen_hook.evals.sandboxed.repo_tests import Timer
+
+    def fib(n: int) -> int:
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    code = fib.__code__
+    timer = Timer(os.path.realpath(code.co_filename), "fib", [code.co_firstlineno])
+    sys.setprofile(timer.profile)
+    try:
+        fib(10)
+        fib(3)
+    finally:
+        sys.setprofile(None)
+    assert timer.calls == 2 and timer.seconds > 0 and timer.depth == 0
