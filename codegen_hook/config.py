@@ -30,6 +30,10 @@ class Settings:
 
     backend: str = "llama-cpp"            # llama-cpp | openai | langchain
     model: str = DEFAULT_MODEL            # a known model's name or a path to a .gguf
+    # A LoRA adapter for the llama-cpp model (GGUF, or sealed by `codegen-hook finetune`);
+    # like `model`, a repository's config file may name one.
+    lora_path: str = ""                   # empty: no adapter
+    lora_scale: float = 1.0               # multiplies the adapter's alpha / rank
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "qwen2.5-coder:0.5b"
     openai_api_key_env: str = "OPENAI_API_KEY"

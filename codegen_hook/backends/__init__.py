@@ -45,8 +45,9 @@ def _langchain_backend(settings: Settings) -> Backend:
 
 
 def _llama_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:
-    from codegen_hook.backends.llama import LlamaCppBackend
+    from codegen_hook.backends.llama import LlamaCppBackend, lora_options
 
+    lora = lora_options(settings, data_dir)  # lora_path / lora_scale; {} without one
     private = find_private_model(settings.model, data_dir)
     if private is not None and private.encrypted:
         from codegen_hook.security.codec import codec_for
@@ -55,9 +56,9 @@ def _llama_backend(settings: Settings, data_dir: Path, progress: Progress | None
         codec = codec_for(settings, data_dir)
         return LlamaCppBackend(private.path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                                decrypt=lambda path: decrypt_to_memfd(path, codec, MODEL_ROLE),
-                               model_sha256=private.sha256)
+                               model_sha256=private.sha256, **lora)
     path = resolve_model_path(settings.model, data_dir, progress)
     known = KNOWN_MODELS.get(settings.model)
     sha = known.sha256 if known else private.sha256 if private else ""
     return LlamaCppBackend(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                           model_sha256=sha)
+                           model_sha256=sha, **lora)

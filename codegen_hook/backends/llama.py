@@ -2,6 +2,9 @@
 
 All texts of a request are decoded together (llama_batch.generate): the prompt is evaluated
 once and the k sequences share its KV cells, so k candidates cost far less than k requests.
+
+A LoRA adapter (`lora_path`, GGUF; sealed ones are decrypted into a memfd, as private
+models are) is loaded with the model and applied, at `lora_scale`, to every context.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from codegen_hook.errors import BackendError, ModelError
 
 if TYPE_CHECKING:
     from codegen_hook.backends.llama_batch import BatchContext
+    from codegen_hook.config import Settings
 
-__all__ = ["LlamaCppBackend"]
+__all__ = ["ADAPTER_ROLE", "LlamaCppBackend", "lora_options"]
+
+ADAPTER_ROLE = "lora-adapter"  # the role a sealed LoRA adapter is sealed for
 
 _CELL_STEP = 1024   # the batch context grows in these steps, so it is rarely made again
 
@@ -31,8 +37,11 @@ class LlamaCppBackend(Backend):
     min_sequences: ClassVar[int] = 8  # a context made for fewer is made again when k grows
 
     def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0,
-                 decrypt: Callable[[Path], int] | None = None, model_sha256: str = "") -> None:
-        """`decrypt`, for a sealed model: returns an fd holding the plaintext in memory."""
+                 decrypt: Callable[[Path], int] | None = None, model_sha256: str = "",
+                 lora_path: Path | None = None, lora_scale: float = 1.0,
+                 lora_decrypt: Callable[[Path], int] | None = None) -> None:
+        """`decrypt`, for a sealed model: returns an fd holding the plaintext in memory;
+        `lora_decrypt` the same for a sealed LoRA adapter at `lora_path`."""
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
@@ -41,10 +50,17 @@ class LlamaCppBackend(Backend):
         self._llama: Any = None
         self._fd: int | None = None
         self._context: BatchContext | None = None
+        self.lora_path = lora_path
+        self.lora_scale = lora_scale
+        self.lora_decrypt = lora_decrypt
+        self._adapter: Any = None
         self.load_seconds = 0.0
 
     def describe(self) -> str:
         name = self.model_path.name.removesuffix(".sealed")
+        if self.lora_path is not None:
+            lora = self.lora_path.name.removesuffix(".sealed").removesuffix(".gguf")
+            name += f"+lora:{lora}" + (f"@{self.lora_scale:g}" if self.lora_scale != 1 else "")
         return f"llama-cpp:{name}" + (" (encrypted)" if self.decrypt else "")
 
     def _load(self) -> Any:
@@ -64,13 +80,44 @@ class LlamaCppBackend(Backend):
         if self._fd is not None:
             path = f"/proc/self/fd/{self._fd}"
         try:
-            self._llama = llama_cpp.Llama(model_path=path, n_ctx=self.n_ctx,
-                                          n_threads=self.n_threads, verbose=False)
+            llama = llama_cpp.Llama(model_path=path, n_ctx=self.n_ctx,
+                                    n_threads=self.n_threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_path}: llama.cpp could not load it ({exc}); "
                              "check it is a GGUF file, or pass another --model") from exc
+        if self.lora_path is not None:  # kept only with its adapter: no silent fallback
+            self._adapter = self._load_adapter(llama)
+        self._llama = llama
         self.load_seconds = time.perf_counter() - start
         return self._llama
+
+    def _load_adapter(self, llama: Any) -> Any:
+        """The LoRA adapter, applied to the Llama's own context; a sealed one is read
+        from a memfd that is closed once llama.cpp has copied the weights."""
+        from codegen_hook.backends.llama_batch import load_adapter, set_adapter
+
+        assert self.lora_path is not None
+        path = self.lora_path
+        try:
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+        except OSError as exc:
+            raise ModelError(f"lora_path {path}: cannot read it ({exc.strerror}); point "
+                             "lora_path at an adapter `codegen-hook finetune` wrote, or clear "
+                             "it") from exc
+        if self.lora_decrypt is None and magic != b"GGUF":
+            raise ModelError(f"lora_path {path}: neither a GGUF file nor an adapter sealed "
+                             "by codegen-hook; point lora_path at a GGUF LoRA adapter, or "
+                             "clear it")
+        fd = self.lora_decrypt(path) if self.lora_decrypt is not None else None
+        try:
+            adapter = load_adapter(llama, f"/proc/self/fd/{fd}" if fd is not None
+                                   else str(path), f"lora_path {path}")
+        finally:
+            if fd is not None:
+                os.close(fd)
+        set_adapter(llama.ctx, adapter, self.lora_scale)
+        return adapter
 
     def _batch_context(self, k: int, cells: int) -> BatchContext:
         """The multi-sequence context, made on first use and again for a larger k or
@@ -83,7 +130,9 @@ class LlamaCppBackend(Backend):
             if self._context is not None:
                 self._context.close()
                 self._context = None
-            self._context = BatchContext(self._load(), cells, max(k, self.min_sequences))
+            llama = self._load()
+            adapter = (self._adapter, self.lora_scale) if self._adapter is not None else None
+            self._context = BatchContext(llama, cells, max(k, self.min_sequences), adapter)
         return self._context
 
     def complete(self, request: CompletionRequest) -> Completion:
@@ -130,3 +179,29 @@ class LlamaCppBackend(Backend):
                                   completion_tokens=sum(result.completion_tokens),
                                   seconds=time.perf_counter() - start, extra=extra))
         return out
+
+
+def lora_options(settings: Settings, data_dir: Path) -> dict[str, Any]:
+    """LlamaCppBackend's LoRA arguments from `lora_path` / `lora_scale`: none when the
+    path is empty; a sealed adapter opens with the data dir's key."""
+    from codegen_hook.security.crypto import is_sealed
+
+    if not settings.lora_path:
+        return {}
+    path = Path(settings.lora_path).expanduser()
+    try:
+        with open(path, "rb") as handle:
+            sealed = is_sealed(handle.read(4))
+    except OSError as exc:
+        raise ModelError(f"lora_path {path}: cannot read it ({exc.strerror}); point "
+                         "lora_path at an adapter `codegen-hook finetune` wrote, or clear "
+                         "it") from exc
+    options: dict[str, Any] = {"lora_path": path, "lora_scale": settings.lora_scale}
+    if sealed:
+        from codegen_hook.security.codec import codec_for
+        from codegen_hook.security.memfd import decrypt_to_memfd
+
+        codec = codec_for(settings, data_dir, create=False)
+        options["lora_decrypt"] = lambda sealed_path: decrypt_to_memfd(sealed_path, codec,
+                                                                       ADAPTER_ROLE)
+    return options

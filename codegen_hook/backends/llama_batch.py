@@ -19,28 +19,35 @@ A seed of None draws a random one (LLAMA_DEFAULT_SEED). A sequence ends at an
 end-of-generation token (not counted, as create_completion does not count it), at the first
 stop string (the text is cut before it; the token holding it is counted), or at `max_tokens`.
 
+A LoRA adapter (`load_adapter`) belongs to the model; `set_adapter` applies it to a
+context, with its scale: the Llama's own context and every BatchContext get it.
+
 Every ctypes call of the backend lives in this module.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import llama_cpp
 
-from codegen_hook.errors import BackendError
+from codegen_hook.errors import BackendError, ModelError
 
 __all__ = ["BatchContext", "BatchResult", "Job", "chat_prompt", "context_for", "context_needed",
-           "generate", "generate_many"]
+           "generate", "generate_many", "load_adapter", "set_adapter"]
 
 TOP_K = 40
 TOP_P = 0.95
 MIN_P = 0.05
 _SEED_MASK = 0xFFFFFFFF  # llama.cpp seeds are uint32, as ctypes would truncate them
 _PAD = 256               # n_ctx advice is rounded up to this
+_LOG_KEPT = (3, 4)       # ggml.h's ggml_log_level: DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 
 
 class _Captured(Exception):
@@ -80,6 +87,52 @@ def chat_prompt(llama: Any, messages: list[dict[str, str]],
     raise ValueError("the chat handler returned without calling create_completion")
 
 
+@contextmanager
+def _llama_log() -> Iterator[list[str]]:
+    """llama.cpp's warnings and errors while inside, kept instead of printed; then its
+    log goes back to llama-cpp-python's own callback."""
+    kept: list[str] = []
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def keep(level: int, text: bytes, user_data: Any) -> None:
+        if level in _LOG_KEPT:
+            kept.append(text.decode("utf-8", errors="replace").strip())
+
+    llama_cpp.llama_log_set(keep, ctypes.c_void_p(0))
+    try:
+        yield kept
+    finally:
+        own = getattr(importlib.import_module("llama_cpp._logger"), "llama_log_callback", None)
+        llama_cpp.llama_log_set(own, ctypes.c_void_p(0))
+
+
+def load_adapter(llama: Any, path: str, label: str) -> Any:
+    """A LoRA adapter (GGUF) for the Llama's model; ModelError, with llama.cpp's reason,
+    when llama.cpp refuses it (another base model, not an adapter). `label` names the
+    file in messages (`path` may be a memfd's /proc path)."""
+    with _llama_log() as log:
+        adapter = llama_cpp.llama_adapter_lora_init(llama.model, path.encode())
+    if not adapter:
+        reason = "; ".join(line for line in log if line) or "no reason given"
+        raise ModelError(f"{label}: llama.cpp refused the LoRA adapter ({reason}); use an "
+                         "adapter trained on this model (codegen-hook finetune), or clear "
+                         "lora_path")
+    return adapter
+
+
+def set_adapter(ctx: Any, adapter: Any, scale: float) -> None:
+    """Apply `adapter` to a context at `scale` (the only adapter on it)."""
+    if hasattr(llama_cpp, "llama_set_adapters_lora"):
+        code = llama_cpp.llama_set_adapters_lora(
+            ctx, (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter), 1,
+            (ctypes.c_float * 1)(scale))
+    else:  # older llama-cpp-python: one adapter per call
+        code = llama_cpp.llama_set_adapter_lora(ctx, adapter, scale)
+    if code != 0:
+        raise BackendError(f"llama.cpp could not apply the LoRA adapter (code {code}); "
+                           "clear lora_path, or report it with the llama-cpp-python version")
+
+
 def context_needed(prompt_tokens: int, k: int, max_tokens: int) -> int:
     """KV cells for a prompt and k continuations of up to max_tokens each."""
     return prompt_tokens + k * max_tokens
@@ -97,9 +150,11 @@ class BatchResult:
 class BatchContext:
     """A llama.cpp context beside the Llama's own, with the Llama's settings (threads, batch
     sizes, attention) but `n_ctx` cells in one unified KV buffer shared by up to `n_seq`
-    sequences. It keeps the Llama alive, so the model outlives the context."""
+    sequences. It keeps the Llama alive, so the model outlives the context. `adapter`:
+    a LoRA (load_adapter) and its scale, applied to this context."""
 
-    def __init__(self, llama: Any, n_ctx: int, n_seq: int) -> None:
+    def __init__(self, llama: Any, n_ctx: int, n_seq: int,
+                 adapter: tuple[Any, float] | None = None) -> None:
         self.ctx: Any = None
         limit = int(llama_cpp.llama_max_parallel_sequences())
         if n_seq > limit:
@@ -118,6 +173,8 @@ class BatchContext:
             raise BackendError(f"llama.cpp could not make a context of {n_ctx} tokens for "
                                f"{n_seq} sequences (out of memory?); lower n_ctx or candidates")
         self.batch = llama_cpp.llama_batch_init(max(self.n_batch, n_seq), 0, 1)
+        if adapter is not None:
+            set_adapter(self.ctx, *adapter)
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.vocab = llama_cpp.llama_model_get_vocab(llama.model)
 

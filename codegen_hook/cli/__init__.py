@@ -16,14 +16,14 @@ import sys
 from collections.abc import Sequence
 
 from codegen_hook import __version__
-from codegen_hook.cli import ci, dataset, evals, fill, repo, secure
+from codegen_hook.cli import ci, dataset, evals, fill, finetune, repo, secure
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.security.perms import PRIVATE_UMASK
 
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = {**fill.COMMANDS, **repo.COMMANDS, **secure.COMMANDS, **evals.COMMANDS,
-             **ci.COMMANDS, **dataset.COMMANDS}
+             **ci.COMMANDS, **dataset.COMMANDS, **finetune.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     evals.add_parsers(sub)
     ci.add_parsers(sub)
     dataset.add_parsers(sub)
+    finetune.add_parsers(sub)
     fill.add_doctor_parser(sub)
     return parser
 
