@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_hook.cli.common import (add_settings_flags, load_settings, progress_bar,
-                                     sandbox_factory, warn_unsafe)
+                                     sandbox_factory, show_event, warn_unsafe)
 from codegen_hook.config import data_dir
 from codegen_hook.errors import ConfigError
 from codegen_hook.evals.results import Summary, TaskResult
@@ -243,7 +243,7 @@ def _cmd_eval_repo(args: argparse.Namespace) -> int:
             seed=args.seed, only=only, arms=arms, resume=args.resume,
             test_timeout=args.test_timeout,
             progress=lambda message: print(message, file=sys.stderr),
-            on_result=_show_function)
+            fill_progress=show_event, on_result=_show_function)
     finally:
         workspace.close()
     run.report_path = write_repo_report(args.html or args.out / "report.html", run.results,

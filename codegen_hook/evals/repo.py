@@ -35,6 +35,7 @@ from codegen_hook.index.build import load_index, refresh_index
 from codegen_hook.index.files import list_python_files
 from codegen_hook.index.style import StyleProfile, mine_style
 from codegen_hook.isolation.base import Sandbox
+from codegen_hook.pipeline.outcome import Event
 from codegen_hook.pipeline.run import fill_paths
 from codegen_hook.security.codec import codec_for
 from codegen_hook.security.crypto import EncryptedCodec
@@ -329,6 +330,7 @@ class _Flow:
     cache_dir: Path
     test_timeout: float
     arms: tuple[str, ...]
+    fill_progress: Callable[[Event], None] | None = None
     style: StyleProfile | None = None
     hashes: dict[str, str] = field(default_factory=dict)       # key -> definition hash
     hash_count: Counter[str] = field(default_factory=Counter)
@@ -386,7 +388,8 @@ def _fill_arm(flow: _Flow, fn: RepoFunction, arm: str, stubbed: str, tests: list
     start = time.perf_counter()
     report = fill_paths([target], settings, flow.workspace.src, flow.cache_dir,
                         make_backend=flow.backend, make_sandbox=lambda: flow.sandbox,
-                        checks=flow.checks, check_only=True, only={target: [fn.qualname]})
+                        checks=flow.checks, check_only=True, only={target: [fn.qualname]},
+                        progress=flow.fill_progress)
     result = ArmResult(fill_seconds=round(time.perf_counter() - start, 3))
     assert_no_leak(flow, fn)
     outcome = next((o for o in report.outcomes if o.qualname == fn.qualname), None)
@@ -470,6 +473,7 @@ def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
                   only: Sequence[str] | None = None, arms: tuple[str, ...] = ARMS,
                   resume: bool = False, test_timeout: float = 600.0,
                   progress: Progress | None = None,
+                  fill_progress: Callable[[Event], None] | None = None,
                   on_result: Callable[[int, int, FunctionResult], None] | None = None
                   ) -> RepoEval:
     """Evaluate the sampled functions of the workspace's repository copy; results are
@@ -489,7 +493,7 @@ def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
     sandbox = make_sandbox()
     flow = _Flow(settings, workspace, argv, make_backend, sandbox=sandbox, checks=checks,
                  codec=codec_for(settings, home), cache_dir=home / "cache",
-                 test_timeout=test_timeout, arms=arms)
+                 test_timeout=test_timeout, arms=arms, fill_progress=fill_progress)
     functions, skipped = find_functions(workspace.src)
     if not functions:
         raise EvalError(f"no function outside the tests has both a docstring and a body "
