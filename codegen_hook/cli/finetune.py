@@ -59,6 +59,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
                          max_length=args.max_length, grad_accum=args.grad_accum,
                          seed=args.seed, threads=args.threads).validated()
     pairs = load_dataset(root, settings, "train")
+    heldout = load_dataset(root, settings, "heldout")
     base = base_model_path(settings, home, args.base)
     codec = codec_for(settings, home)
     target = adapter_path(root, settings)
@@ -67,7 +68,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
           f"{root} for {config.steps} steps, base {base} (loading it takes about a minute "
           "on CPU)", file=sys.stderr, flush=True)
     result = finetune(pairs, base=base, config=config, target=target, sealer=codec,
-                      progress=_show_step)
+                      progress=_show_step, heldout=heldout)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -77,6 +78,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
           f"{summary['load_seconds']:.0f} s loading); loss {summary['start_loss']:.3f} → "
           f"{summary['end_loss']:.3f} (means of the first and last {summary['loss_window']} "
           f"steps; all steps {summary['mean_loss']:.3f})")
+    if summary.get("heldout_loss_before") is not None:
+        print(f"codegen-hook: held-out loss ({summary['heldout_examples']} pairs of files "
+              f"never trained on): {summary['heldout_loss_before']:.3f} without the adapter, "
+              f"{summary['heldout_loss_after']:.3f} with it")
     if summary["skipped"] or summary["truncated"]:
         print(f"codegen-hook: {summary['skipped']} pairs left out and {summary['truncated']} "
               f"cut short by --max-length {config.max_length}")

@@ -48,6 +48,7 @@ __all__ = ["DEFAULT_TARGETS", "Example", "FinetuneResult", "Pair", "Step", "Trai
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 IGNORE = -100               # the label of a token that carries no loss
 _MIN_ANSWER = 16            # tokens of answer a sequence must have room for
+MAX_HELDOUT = 64            # held-out pairs whose loss is measured before and after
 EXTRA_MISSING = "pip install 'codegen-hook[finetune]'"
 
 
@@ -130,6 +131,10 @@ class TrainedLora:
     load_seconds: float
     train_seconds: float
     losses: list[float] = field(default_factory=list)
+    # mean answer-token loss over the held-out pairs, without and with the adapter
+    heldout_loss_before: float | None = None
+    heldout_loss_after: float | None = None
+    heldout_examples: int = 0
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -266,6 +271,18 @@ def _answer_loss(torch: Any, model: Any, example: Example, device: str) -> Any:
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 
+def _mean_loss(torch: Any, model: Any, examples: Sequence[Example], device: str
+               ) -> float | None:
+    """Mean answer-token loss over `examples` (no gradients): the held-out measure."""
+    if not examples:
+        return None
+    model.eval()
+    with torch.no_grad():
+        total = sum(float(_answer_loss(torch, model, e, device)) for e in examples)
+    model.train()
+    return total / len(examples)
+
+
 def _wrap(peft: Any, model: Any, config: TrainConfig) -> Any:
     lora = peft.LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
                            target_modules=list(config.targets), task_type="CAUSAL_LM")
@@ -277,8 +294,11 @@ def _wrap(peft: Any, model: Any, config: TrainConfig) -> Any:
 
 
 def train_lora(pairs: Sequence[Pair], base: Path, config: TrainConfig,
-               progress: Callable[[Step], None] | None = None) -> TrainedLora:
-    """Train a LoRA on `pairs` for `config.steps` optimizer steps (`progress` after each)."""
+               progress: Callable[[Step], None] | None = None,
+               heldout: Sequence[Pair] = ()) -> TrainedLora:
+    """Train a LoRA on `pairs` for `config.steps` optimizer steps (`progress` after each).
+    With `heldout`, the mean answer loss over those pairs is measured before (the new
+    adapter's B matrices are zero, so that is the base model) and after training."""
     config = config.validated()
     torch, _, peft = _import_extra()
     if not pairs:
@@ -293,6 +313,8 @@ def train_lora(pairs: Sequence[Pair], base: Path, config: TrainConfig,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = _wrap(peft, model, config).to(device)
+    kept_out, _ = _encoded(heldout[:MAX_HELDOUT], tokenizer, config.max_length)
+    loss_before = _mean_loss(torch, model, kept_out, device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
@@ -326,7 +348,10 @@ def train_lora(pairs: Sequence[Pair], base: Path, config: TrainConfig,
         rank=config.rank, alpha=config.alpha, examples=len(examples), skipped=skipped,
         truncated=sum(e.truncated for e in examples), device=device,
         load_seconds=load_seconds,
-        train_seconds=time.perf_counter() - start - load_seconds, losses=losses)
+        train_seconds=time.perf_counter() - start - load_seconds, losses=losses,
+        heldout_loss_before=loss_before,
+        heldout_loss_after=_mean_loss(torch, model, kept_out, device),
+        heldout_examples=len(kept_out))
 
 
 @dataclass(frozen=True)
@@ -371,12 +396,12 @@ def base_model_path(settings: Settings, data_dir: Path, base: Path | None = None
 
 
 def finetune(pairs: Sequence[Pair], *, base: Path, config: TrainConfig, target: Path,
-             sealer: StreamSealer, progress: Callable[[Step], None] | None = None
-             ) -> FinetuneResult:
+             sealer: StreamSealer, progress: Callable[[Step], None] | None = None,
+             heldout: Sequence[Pair] = ()) -> FinetuneResult:
     """Train a LoRA on `pairs`, export it as a llama.cpp adapter and store it sealed
     at `target` (adapter_path). A GGUF base's tensor shapes are checked first."""
     start = time.perf_counter()
-    trained = train_lora(pairs, base, config, progress)
+    trained = train_lora(pairs, base, config, progress, heldout)
     shapes = base_tensor_shapes(base) if base.is_file() else None
     tensors = adapter_tensors(trained.state, trained.arch, trained.n_blocks, shapes)
     exported = export_adapter(tensors, arch=trained.arch, alpha=trained.alpha, target=target,

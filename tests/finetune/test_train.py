@@ -174,6 +174,7 @@ def test_the_cli_trains_on_the_train_split_and_prints_the_config_line(
     assert main(["finetune", str(repo), "--steps", "2", "--rank", "4", "--lr", "1e-3"]) == 0
     out, err = capsys.readouterr()
     assert len(seen["pairs"]) == 1 and seen["pairs"][0].split == "train"
+    assert [p.split for p in seen["heldout"]] == ["heldout"]
     config = seen["config"]
     assert (config.steps, config.rank, config.lr) == (2, 4, 1e-3)
     assert "step 1/2  loss 0.5000" in err
@@ -202,12 +203,16 @@ def test_pairs_to_a_sealed_adapter_the_backend_generates_with(
     result = finetune(PAIRS, base=real_model_path,
                       config=TrainConfig(steps=3, rank=4, lr=1e-3, max_length=256, threads=1),
                       target=adapter_path(tmp_path / "repo", settings),
-                      sealer=codec_for(settings, home), progress=steps.append)
+                      sealer=codec_for(settings, home), progress=steps.append,
+                      heldout=PAIRS[:1])
     trained_s = time.perf_counter() - start
     assert [s.step for s in steps] == [1, 2, 3] and all(s.tokens > 0 for s in steps)
     summary = result.to_json()
     assert summary["steps"] == 3 and summary["examples"] == 3 and summary["skipped"] == 0
     assert math.isfinite(summary["final_loss"]) and summary["device"] in ("cpu", "cuda")
+    before, after = summary["heldout_loss_before"], summary["heldout_loss_after"]
+    assert summary["heldout_examples"] == 1 and math.isfinite(before) and math.isfinite(after)
+    assert before != after              # measured with the base model, then with the adapter
     assert result.adapter.is_relative_to(home / "adapters")
     assert result.adapter.read_bytes()[:4] == b"CGHS" and result.size > 1 << 20
 
