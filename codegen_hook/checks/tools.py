@@ -35,7 +35,7 @@ class ToolCheck(Check):
 
     def run(self, code: str, context: CheckContext) -> list[Finding]:
         with tempfile.TemporaryDirectory(prefix="codegen-hook-check-") as folder:
-            path = Path(folder) / context.path.name
+            path = _package_copy(Path(folder), context)
             path.write_text(code, "utf-8")
             try:
                 proc = subprocess.run(self.argv(path, context), cwd=context.root,
@@ -58,6 +58,27 @@ class ToolCheck(Check):
                                    f"{proc.stderr.strip()[-400:]}; check its config in "
                                    f"{context.root}")
         return findings
+
+
+def _package_copy(folder: Path, context: CheckContext) -> Path:
+    """Where the module goes in the temp folder: at its place in its package, with an
+    empty `__init__.py` for each package above it, so a relative import (`from .utils
+    import x`) still has a parent package (mypy stops with exit 2 without one)."""
+    try:
+        rel = context.path.resolve().relative_to(context.root.resolve())
+    except (ValueError, OSError):
+        return folder / context.path.name
+    source_dir, target = context.root.resolve(), folder
+    for part in rel.parts[:-1]:
+        source_dir, target = source_dir / part, target / part
+        if not (source_dir / "__init__.py").is_file():
+            return folder / context.path.name     # not inside a package: alone is right
+    target = folder
+    for part in rel.parts[:-1]:
+        target = target / part
+        target.mkdir(exist_ok=True)
+        (target / "__init__.py").touch()
+    return target / rel.parts[-1]
 
 
 class Flake8Check(ToolCheck):

@@ -121,6 +121,20 @@ def test_mypy_clean_code_has_no_findings(root: Path) -> None:
     assert MypyCheck().run(code, context(root, lines=(1, 3))) == []
 
 
+def test_mypy_checks_a_module_with_relative_imports_in_its_package(root: Path) -> None:
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "sub" / "__init__.py").write_text("")
+    code = ('from .helpers import shout\nfrom ..core import Thing\n\n\n'
+            'def double(x: int) -> int:\n    """Twice x."""\n    return "no"\n')
+    where = CheckContext(path=root / "pkg" / "sub" / "mod.py", root=root, first_line=5,
+                         last_line=7, cache_dir=root / ".cache")
+    # Alone in a temp folder this was mypy's exit 2: "No parent module".
+    findings = MypyCheck().run(code, where)
+    assert [(f.code, f.line) for f in findings] == [("return-value", 7)]
+    assert Flake8Check().run(code, where) == []
+
+
 # -- examples special-cased ---------------------------------------------------------
 
 EXAMPLES = ('count_chars("strawberry", "r")', 'count_chars("banana", "a")')
