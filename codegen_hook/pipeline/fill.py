@@ -24,7 +24,7 @@ from codegen_hook.config import Settings
 from codegen_hook.errors import CodegenHookError
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.context import RepoContext
-from codegen_hook.pipeline.examples import ExampleRun, docstring_examples
+from codegen_hook.pipeline.examples import Example, ExampleRun, docstring_examples
 from codegen_hook.pipeline.extract import ExtractedCode, extract_body
 from codegen_hook.pipeline.generated import merge_tests, parse_model_tests, model_tests_messages
 from codegen_hook.pipeline.matrix import as_example_run, matrix_job, read_matrix
@@ -139,11 +139,33 @@ def _param_names(stub: Stub) -> list[str]:
 def spec_tests(stub: Stub) -> list[SpecTest]:
     """The user's own tests of `stub`: its doctest examples, then what the docstring
     states in free form (`f(x) => y`, "For example ...") on calls doctest did not make."""
-    examples = [SpecTest(e.source, e.want, "docstring", "doctest", e.line)
-                for e in docstring_examples(stub)]
+    examples = doctest_session(docstring_examples(stub))
     if stub.is_method:   # a free-form `obj.m(x)` has no object to call it on
         return examples
     return merge_tests(examples, stated_tests(stub.docstring, stub.name, _param_names(stub)))
+
+
+def _is_statement(source: str) -> bool:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return not (len(body) == 1 and isinstance(body[0], ast.Expr))
+
+
+def doctest_session(examples: list[Example]) -> list[SpecTest]:
+    """The docstring's examples as tests that share a namespace, as in doctest: a
+    statement with no output (`def div(a, b): ...`, `x = f(2)`) is no test of its own
+    but runs before each later example (its `setup`)."""
+    tests: list[SpecTest] = []
+    earlier: list[str] = []
+    for e in examples:
+        if not e.want.strip() and _is_statement(e.source):
+            earlier.append(e.source)
+            continue
+        tests.append(SpecTest(e.source, e.want, "docstring", "doctest", e.line,
+                              setup=tuple(earlier)))
+    return tests
 
 
 @dataclass

@@ -157,6 +157,18 @@ def doctest_test(test, globs, row):
 KINDS = {"value": value_test, "doctest": doctest_test}
 
 
+def run_test(test, globs, row):
+    """The docstring's earlier statements first (errors ignored, as doctest goes on)."""
+    for source in test.get("setup", ()):
+        try:
+            exec(compile(source, "<doctest setup>", "exec"), globs)
+        except TestTimeout:
+            raise
+        except Exception:
+            pass
+    KINDS[test["kind"]](test, globs, row)
+
+
 def child(index, report):
     """In the forked child: output to /dev/null, results as JSON lines on `report`."""
     os.setpgid(0, 0)
@@ -181,7 +193,7 @@ def child(index, report):
         row = {"passed": False, "got": "", "error": ""}
         globs = dict(vars(module))
         try:
-            timed(PER_TEST, lambda: KINDS[test["kind"]](test, globs, row))
+            timed(PER_TEST, lambda: run_test(test, globs, row))
         except BaseException:
             row.update(passed=False, error=error_of(sys.exc_info(), PER_TEST))
         send(result=row)
@@ -301,7 +313,8 @@ def matrix_job(stub: Stub, path: Path, modules: Sequence[str], tests: Sequence[S
     spec = {"marker": marker, "module": name, "package": package, "qualname": stub.qualname,
             "candidates": candidates, "timeout": timeout, "per_test_timeout": per_test_timeout,
             "grace": _GRACE_S,
-            "tests": [{"call": t.call, "expected": t.expected, "kind": t.kind} for t in tests]}
+            "tests": [{"call": t.call, "expected": t.expected, "kind": t.kind,
+                       "setup": list(t.setup)} for t in tests]}
     files[_SPEC] = json.dumps(spec)
     files[_ENTRY] = _RUNNER
     # Each test's line holds at most ~1,100 characters before JSON escaping (up to 6x).

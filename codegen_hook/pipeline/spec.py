@@ -30,6 +30,9 @@ class SpecTest:
     it wants, compared with doctest's own rules. kind "value": `call` is an expression
     that calls the function and `expected` a Python expression; the test passes when
     the two values are equal (`==`), evaluated in the module's namespace in the sandbox.
+    `setup`: statements of the same docstring's earlier examples (`>>> def div(a, b):`,
+    `>>> data = [...]`), run first in the same namespace, as a doctest session would;
+    an error in them is ignored, as doctest goes on after a failed example.
     """
 
     call: str
@@ -37,6 +40,7 @@ class SpecTest:
     origin: TestOrigin
     kind: TestKind = "value"
     line: int = 0
+    setup: tuple[str, ...] = ()
 
     @property
     def weight(self) -> float:
@@ -49,5 +53,7 @@ class SpecTest:
 
     def render(self) -> str:
         if self.kind == "doctest":
-            return f">>> {self.call.strip()}\n{self.expected.rstrip()}"
+            setup = "".join(">>> " + "\n... ".join(s.strip().split("\n")) + "\n"
+                            for s in self.setup)
+            return f"{setup}>>> {self.call.strip()}\n{self.expected.rstrip()}"
         return f"assert {self.call} == {self.expected}"

@@ -175,7 +175,7 @@ def test_job_ships_the_tree_once_and_each_candidate_apart(
     assert spec["module"] == "pkg.mod" and spec["qualname"] == "scale"
     assert spec["marker"] == marker and marker.startswith("@@codegen-hook-")
     assert spec["tests"][2] == {"call": TESTS[2].call, "expected": TESTS[2].expected,
-                                "kind": "value"}
+                                "kind": "value", "setup": []}
     # 5 s start + 2 candidates x (4 s import + 3 tests x 1.5 s + 0.5 grace + 0.5 fork)
     assert job.timeout == matrix_timeout(2, 3, 4.0, 1.5) == pytest.approx(24.0)
     assert job.memory_mb == 256 and job.entry == "run_matrix.py"
@@ -354,3 +354,48 @@ def test_a_stub_in_a_packages_init(tmp_path: Path) -> None:
                         [TESTS[0], SpecTest("__name__", "'pkg'", "model")])
     assert matrix.problems == ("", "")
     assert [passes(matrix, 0), passes(matrix, 1)] == [[True, True], [False, True]]
+
+
+SESSION = '''def apply_twice(f, x):
+    """f applied to x, then to the result.
+
+    >>> def inc(n):
+    ...     return n + 1
+    >>> start = 1
+    >>> apply_twice(inc, start)
+    3
+    >>> apply_twice(str.upper, "a")
+    'A'
+    """
+    ...
+'''
+
+
+def test_doctest_examples_form_a_session() -> None:
+    from codegen_hook.pipeline.fill import spec_tests
+
+    [stub] = find_stubs(SESSION).stubs
+    tests = spec_tests(stub)
+    # The definitions are no tests of their own: they run before each later example.
+    assert [t.call.strip() for t in tests] == ['apply_twice(inc, start)',
+                                               'apply_twice(str.upper, "a")']
+    assert tests[0].setup == ("def inc(n):\n    return n + 1\n", "start = 1\n")
+    assert tests[0].render().startswith(">>> def inc(n):\n...     return n + 1\n>>> start = 1\n")
+
+
+@pytest.mark.sandbox
+@needs_bwrap
+def test_a_doctest_session_runs_in_one_namespace(tmp_path: Path) -> None:
+    from codegen_hook.pipeline.fill import spec_tests
+
+    path = tmp_path / "twice.py"
+    path.write_text(SESSION)
+    [stub] = find_stubs(SESSION).stubs
+    tests = spec_tests(stub)
+    modules = [spliced(stub, SESSION, body) for body in
+               ("return f(f(x))\n", "return f(x)\n")]
+    matrix = run_matrix(stub, path, modules, tests)
+    assert matrix.problem == "", matrix.run
+    assert passes(matrix, 0) == [True, True]
+    assert passes(matrix, 1) == [False, True]      # upper twice is upper once
+    assert "NameError" not in matrix.results[1][0].error
