@@ -52,25 +52,32 @@ def _summary_table(summaries: dict[str, Summary]) -> str:
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
-def part_bars(rows: list[tuple[str, int, int]], label: str, unit: str = "passed") -> str:
-    """One bar per row (name, part, whole): the whole in grey, the part in green."""
-    width, label_w, bar_h, gap = 460, 110, 20, 8
-    most = max([whole for _, _, whole in rows] + [1])
-    scale = (width - label_w - 130) / most
+def _bar_chart(rows: list[tuple[str, list[tuple[float, str]], str]], label: str, *,
+               width: int, label_w: int, bar_h: int, gap: int) -> str:
+    """Horizontal bars: each row's name, its rectangles (length in px, colour) drawn over
+    each other from the left, the first being the longest, and a text after it."""
     parts = []
-    for i, (name, part, whole) in enumerate(rows):
+    for i, (name, rects, text) in enumerate(rows):
         y = i * (bar_h + gap)
-        parts.append(
-            f'<text x="0" y="{y + 14}">{escape(name)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{whole * scale:.1f}" height="{bar_h}" '
-            f'fill="{_COLOURS["total"]}"/>'
-            f'<rect x="{label_w}" y="{y}" width="{part * scale:.1f}" height="{bar_h}" '
-            f'fill="{_COLOURS["passed"]}"/>'
-            f'<text x="{label_w + whole * scale + 6:.1f}" y="{y + 14}">{part}/{whole} {unit}'
-            f'{f" ({100 * part / whole:.0f}%)" if whole else ""}</text>')
+        text_y = y + (bar_h + 8) // 2
+        parts.append(f'<text x="0" y="{text_y}">{escape(name)}</text>')
+        parts += [f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" '
+                  f'fill="{colour}"/>' for length, colour in rects]
+        parts.append(f'<text x="{label_w + rects[0][0] + 6:.1f}" y="{text_y}">{text}</text>')
     height = len(rows) * (bar_h + gap)
     return (f'<svg width="{width}" height="{height}" role="img" '
             f'aria-label="{escape(label)}">{"".join(parts)}</svg>')
+
+
+def part_bars(rows: list[tuple[str, int, int]], label: str, unit: str = "passed") -> str:
+    """One bar per row (name, part, whole): the whole in grey, the part in green."""
+    width, label_w = 460, 110
+    scale = (width - label_w - 130) / max([whole for _, _, whole in rows] + [1])
+    return _bar_chart(
+        [(name, [(whole * scale, _COLOURS["total"]), (part * scale, _COLOURS["passed"])],
+          f'{part}/{whole} {unit}{f" ({100 * part / whole:.0f}%)" if whole else ""}')
+         for name, part, whole in rows],
+        label, width=width, label_w=label_w, bar_h=20, gap=8)
 
 
 def _verdict_bars(summary: Summary) -> str:
@@ -81,19 +88,10 @@ def _verdict_bars(summary: Summary) -> str:
 
 def _stage_bars(rates: dict[str, float]) -> str:
     """Pass rate of each stage's pick (evals/stages.py), as horizontal bars."""
-    width, label_w, bar_h, gap = 560, 230, 18, 6
-    parts = []
-    for i, (label, rate) in enumerate(rates.items()):
-        y = i * (bar_h + gap)
-        parts.append(
-            f'<text x="0" y="{y + 13}">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{(width - label_w - 60) * rate:.1f}" '
-            f'height="{bar_h}" fill="{_COLOURS["passed"]}"/>'
-            f'<text x="{label_w + (width - label_w - 60) * rate + 6:.1f}" y="{y + 13}">'
-            f'{100 * rate:.1f}%</text>')
-    height = len(rates) * (bar_h + gap)
-    return (f'<svg width="{width}" height="{height}" role="img" '
-            f'aria-label="pass rate by stage">{"".join(parts)}</svg>')
+    width, label_w = 560, 230
+    return _bar_chart([(name, [((width - label_w - 60) * rate, _COLOURS["passed"])],
+                        f"{100 * rate:.1f}%") for name, rate in rates.items()],
+                      "pass rate by stage", width=width, label_w=label_w, bar_h=18, gap=6)
 
 
 def histogram(values: list[float], label: str, edge: Callable[[float], str],
