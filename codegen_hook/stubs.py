@@ -24,6 +24,8 @@ __all__ = [
     "SourceFile",
     "Stub",
     "StubScan",
+    "filled_function",
+    "filled_last_line",
     "find_stubs",
     "split_lines_keepends",
     "splice_bodies",
@@ -193,6 +195,18 @@ def splice_bodies(text: str, bodies: list[tuple[Stub, str]], newline: str) -> st
                for ln in body.strip("\n").split("\n")]
         lines[stub.ellipsis_line - 1] = newline.join(new) + ending
     return "".join(lines)
+
+
+def filled_last_line(stub: Stub, body: str) -> int:
+    """The function's last line once `body` has replaced the stub's `...`."""
+    return stub.end_line + body.strip("\n").count("\n")
+
+
+def filled_function(module: str, stub: Stub, body: str) -> str:
+    """The whole function (decorators, signature, docstring, body) out of `module`, the
+    text `splice_bodies` made from the stub's file and `body`."""
+    lines = split_lines_keepends(module)
+    return "".join(lines[stub.start_line - 1:filled_last_line(stub, body)])
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from codegen_hook.pipeline.fill import compose_body
 from codegen_hook.pipeline.prompts import stub_messages
 from codegen_hook.pipeline.run import fill_paths
 from codegen_hook.security.perms import private_folder
-from codegen_hook.stubs import Stub, find_stubs, splice_bodies, split_lines_keepends
+from codegen_hook.stubs import (Stub, filled_function, find_stubs, splice_bodies,
+                                split_lines_keepends)
 
 __all__ = ["Answer", "EvalRun", "HiddenScore", "HookFlow", "Task", "answer_raw",
            "answer_with_hook", "load_tasks", "run_humaneval", "score_with_hidden_tests",
@@ -117,11 +118,6 @@ def stub_module(prompt: str, entry_point: str) -> str:
 
 def _stub_named(text: str, entry_point: str) -> Stub | None:
     return next((s for s in find_stubs(text).stubs if s.qualname == entry_point), None)
-
-
-def _function_text(module: str, stub: Stub, body: str) -> str:
-    lines = split_lines_keepends(module)
-    return "".join(lines[stub.start_line - 1:stub.end_line + body.strip("\n").count("\n")])
 
 
 @dataclass
@@ -213,7 +209,7 @@ def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
         return answer
     body = compose_body(extracted, text)
     answer.module_text = splice_bodies(text, [(stub, body)], "\n")
-    answer.code = _function_text(answer.module_text, stub, body)
+    answer.code = filled_function(answer.module_text, stub, body)
     answer.verdict = "unverified"
     return answer
 

@@ -31,8 +31,9 @@ from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import ConfigError, EvalError
 from codegen_hook.evals.results import ResultsLog
 from codegen_hook.evals.testenv import TestRun, Workspace, run_repo_tests
-from codegen_hook.index.build import load_index, refresh_index
+from codegen_hook.index.build import RepoIndex, load_index, refresh_index
 from codegen_hook.index.files import list_python_files
+from codegen_hook.index.search import is_test_path
 from codegen_hook.index.style import StyleProfile, mine_style
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.outcome import Event
@@ -40,14 +41,14 @@ from codegen_hook.pipeline.run import fill_paths
 from codegen_hook.security.codec import codec_for
 from codegen_hook.security.crypto import EncryptedCodec
 from codegen_hook.security.perms import private_folder
-from codegen_hook.stubs import find_stubs, splice_bodies, split_lines_keepends
+from codegen_hook.stubs import (filled_function, filled_last_line, find_stubs, splice_bodies,
+                                split_lines_keepends)
 
 __all__ = ["ARMS", "ArmResult", "FunctionResult", "RepoEval", "RepoFunction", "ArmSummary",
            "find_functions", "run_repo_eval", "stub_out", "summarize_arm"]
 
 ARMS = ("retrieval", "no-retrieval")
 MAX_FUNCTION_LINES = 80      # longer functions are left out: a stub the model cannot fill
-_TEST_PARTS = {"tests", "test", "testing"}
 _SKIP_DECORATORS = {"overload", "abstractmethod", "abstractproperty"}
 
 
@@ -72,10 +73,9 @@ class RepoFunction:
 
 
 def _is_test_file(rel: str) -> bool:
+    """The index's notion of a test file, plus `testing/` folders and setup.py."""
     parts = rel.split("/")
-    name = parts[-1]
-    return (bool(_TEST_PARTS & set(parts[:-1])) or name.startswith("test_")
-            or name.endswith("_test.py") or name in ("conftest.py", "setup.py"))
+    return is_test_path(rel) or "testing" in parts[:-1] or parts[-1] == "setup.py"
 
 
 def _decorators(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -342,25 +342,28 @@ class _Flow:
             self._backend = self.make_backend()
         return self._backend
 
-    def refresh(self) -> None:
+    def load(self) -> RepoIndex:
+        return load_index(self.workspace.src, codec=self.codec)
+
+    def index_original(self) -> None:
+        """Index the copy as written, once: each definition's hash (what the leak check
+        looks for), how often each hash occurs, and the repository's style."""
         refresh_index(self.workspace.src, codec=self.codec,
                       exclude=self.settings.index_exclude,
                       max_file_bytes=self.settings.index_max_file_bytes)
-
-    def index_hashes(self) -> tuple[dict[str, str], Counter[str]]:
-        index = load_index(self.workspace.src, codec=self.codec)
-        by_key = {f"{rec.path}::{sym.qualname}": sym.hash
-                  for rec in index.records for sym in rec.content.symbols}
-        counts = Counter(sym.hash for rec in index.records for sym in rec.content.symbols)
+        index = self.load()
+        symbols = [(rec.path, sym) for rec in index.records for sym in rec.content.symbols]
+        self.hashes = {f"{path}::{sym.qualname}": sym.hash for path, sym in symbols}
+        self.hash_count = Counter(sym.hash for _, sym in symbols)
         self.style = mine_style(index, self.workspace.src)
-        return by_key, counts
 
 
 def assert_no_leak(flow: _Flow, fn: RepoFunction) -> None:
     """The index the fill used must not hold the hand-written definition anywhere."""
     original = flow.hashes.get(fn.key)
-    _, counts = flow.index_hashes()
-    if original is None or counts.get(original):
+    index = flow.load()
+    if original is None or any(sym.hash == original for rec in index.records
+                               for sym in rec.content.symbols):
         raise EvalError(f"{fn.key}: the repository index still holds the hand-written "
                         "definition while its stub is filled; the evaluation stopped "
                         "rather than report a leaked result (report this as a bug)")
@@ -405,8 +408,8 @@ def _fill_arm(flow: _Flow, fn: RepoFunction, arm: str, stubbed: str, tests: list
         return result
     newline = "\r\n" if "\r\n" in stubbed else "\n"
     module = splice_bodies(stubbed, [(stub, outcome.body)], newline)
-    last = stub.ellipsis_line + outcome.body.strip("\n").count("\n")
-    result.code = "".join(split_lines_keepends(module)[fn.first_line - 1:last])
+    last = filled_last_line(stub, outcome.body)
+    result.code = filled_function(module, stub, outcome.body)
     result.lines, result.nodes = _size(result.code, fn.name)
     result.style_score = round(_style_score(flow, module, target, stub.ellipsis_line, last), 4)
     target.write_text(module, "utf-8")     # untrusted from here on: run only in the sandbox
@@ -514,8 +517,7 @@ def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
     chosen = _sample(covered, sample, seed, only)
     say(f"{len(covered)} of {len(functions)} functions are exercised by the tests; "
         f"evaluating {len(chosen)}")
-    flow.refresh()
-    flow.hashes, flow.hash_count = flow.index_hashes()
+    flow.index_original()
     todo = [f for f in chosen if f.key not in done]
     if todo:
         for position, fn in enumerate(chosen, 1):
