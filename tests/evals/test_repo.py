@@ -23,8 +23,8 @@ from codegen_hook.errors import ConfigError, EvalError
 from codegen_hook.evals.repo import (RepoEval, find_functions, run_repo_eval, stub_out,
                                      summarize_arm)
 from codegen_hook.evals.repo_report import render_repo_report
-from codegen_hook.evals.testenv import (BASE_REQUIREMENTS, Workspace, _install, make_workspace,
-                                        parse_test_command, run_repo_tests)
+from codegen_hook.evals.testenv import (BASE_REQUIREMENTS, Workspace, _install, _open_to_sandbox,
+                                        make_workspace, parse_test_command, run_repo_tests)
 from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.stubs import find_stubs
 
@@ -109,10 +109,7 @@ def test_site() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="codegen-hook-test-site-"))
     try:
         _install(folder, list(BASE_REQUIREMENTS))
-        for dirpath, _, files in os.walk(folder):
-            os.chmod(dirpath, 0o755)
-            for name in files:
-                os.chmod(os.path.join(dirpath, name), 0o644)
+        _open_to_sandbox(folder)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
