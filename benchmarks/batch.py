@@ -2,14 +2,16 @@
 
     .venv/bin/python benchmarks/batch.py [--json] [--reps 3] [--k 5] [--max-tokens 512]
         [--fixed-tokens N] [--stub examples/text.py:snake_case] [--model PATH]
+        [--no-prefix] [--threads N]
 
 The prompt is a real stub request (codegen_hook.pipeline.prompts.stub_messages). Rows:
 
-  natural   texts end where the model ends them (EOS, or max_tokens): what the hook pays.
-            k=1 and k=5 batched go through LlamaCppBackend.complete with the pipeline's
-            schedule (one greedy text, the rest sampled at 0.8); "one by one" is the old way,
-            one create_chat_completion per text on the same Llama (its prompt prefix cache
-            makes texts 2..k skip most of the prompt, as it did in the hook).
+  natural   texts end where the model ends them (EOS, the hook's stop string, or
+            max_tokens), after the hook's answer prefix (the stub's own lines; --no-prefix:
+            the model writes them too): what the hook pays. k=1 and k=5 batched go through
+            LlamaCppBackend.complete with the pipeline's schedule (one greedy text, the rest
+            sampled at 0.8); "one by one" is k requests of one text each, each evaluating
+            the prompt again.
   fixed     every text decodes exactly N tokens (end-of-generation ignored), so k=1 and k=5
             do comparable work: this is the cost per decode step, free of length luck.
 
@@ -28,24 +30,26 @@ from typing import Any
 
 from codegen_hook.backends.base import CompletionRequest, Message
 from codegen_hook.backends.llama import LlamaCppBackend
-from codegen_hook.backends.llama_batch import chat_prompt, generate
+from codegen_hook.backends.llama_batch import chat_prompt, context_needed, generate
 from codegen_hook.config import Settings, data_dir
 from codegen_hook.models import DEFAULT_MODEL, resolve_model_path
-from codegen_hook.pipeline.prompts import stub_messages
+from codegen_hook.pipeline.fill import STOP
+from codegen_hook.pipeline.prompts import answer_prefix, stub_messages
 from codegen_hook.stubs import find_stubs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def stub_request(spec: str) -> list[Message]:
-    """`file.py:name` -> the messages the hook would send for that stub."""
+def stub_request(spec: str) -> tuple[list[Message], str]:
+    """`file.py:name` -> the messages the hook would send for that stub, and its answer
+    prefix."""
     file, _, name = spec.partition(":")
     path = ROOT / file
     text = path.read_text()
     stubs = [s for s in find_stubs(text, str(path)).stubs if s.name == name or not name]
     if not stubs:
         raise SystemExit(f"no stub {name!r} in {path}")
-    return stub_messages(stubs[0], text, path)
+    return stub_messages(stubs[0], text, path), answer_prefix(stubs[0])
 
 
 def timed(reps: int, run: Callable[[], tuple[int, dict[str, float]]]) -> dict[str, float]:
@@ -72,12 +76,18 @@ def main() -> None:
                         help="tokens per text in the fixed rows (default: --max-tokens; 0: skip)")
     parser.add_argument("--stub", default="examples/text.py:snake_case")
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--no-prefix", action="store_true",
+                        help="natural rows without the answer prefix")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: cores)")
     args = parser.parse_args()
     settings = Settings()
     model = args.model or resolve_model_path(DEFAULT_MODEL, data_dir(settings))
-    backend = LlamaCppBackend(model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    backend = LlamaCppBackend(model, n_ctx=settings.n_ctx,
+                              n_threads=args.threads or settings.n_threads)
     llama = backend._load()
-    messages = stub_request(args.stub)
+    messages, prefix = stub_request(args.stub)
+    if args.no_prefix:
+        prefix = ""
     chat = [{"role": m.role, "content": m.content} for m in messages]
     prompt, stop = chat_prompt(llama, chat)
     k, max_tokens = args.k, args.max_tokens
@@ -88,20 +98,22 @@ def main() -> None:
     def batched(plan: tuple[tuple[float, int | None], ...], key: str) -> Callable[[], Any]:
         def run() -> tuple[int, dict[str, float]]:
             done = backend.complete(CompletionRequest(tuple(messages), max_tokens=max_tokens,
-                                                      schedule=plan))
+                                                      schedule=plan, prefix=prefix,
+                                                      stop=STOP))
             texts[key] = done.texts
             return done.completion_tokens, {"prefill_s": done.extra["prefill_s"],
                                             "decode_s": done.extra["decode_s"]}
         return run
 
     def one_by_one() -> tuple[int, dict[str, float]]:
-        llama.reset()  # a new prompt for the Llama, as for each stub in the hook
+        """The texts as k separate requests, each evaluating the prompt again."""
         tokens, out = 0, []
-        for temperature, seed in schedule:
-            result = llama.create_chat_completion(messages=chat, temperature=temperature,
-                                                  max_tokens=max_tokens, seed=seed)
-            out.append(result["choices"][0]["message"]["content"] or "")
-            tokens += result["usage"]["completion_tokens"]
+        for plan in schedule:
+            done = backend.complete(CompletionRequest(tuple(messages), max_tokens=max_tokens,
+                                                      schedule=(plan,), prefix=prefix,
+                                                      stop=STOP))
+            out += done.texts
+            tokens += done.completion_tokens
         texts["one_by_one"] = out
         return tokens, {}
 
@@ -110,7 +122,8 @@ def main() -> None:
             tokens, prefill, decode = 0, 0.0, 0.0
             for call in range(calls):
                 plan = schedule[call * width:(call + 1) * width]
-                result = generate(backend._batch_context(width), prompt, plan, n_tokens,
+                cells = context_needed(len(prompt), width, n_tokens)
+                result = generate(backend._batch_context(width, cells), prompt, plan, n_tokens,
                                   ignore_eos=True)
                 tokens += sum(result.completion_tokens)
                 prefill += result.prefill_s
@@ -134,15 +147,16 @@ def main() -> None:
                     f"fixed {n_fixed} k=1"]
         row["x_k1_wall"] = row["wall_s"] / base["wall_s"]
     greedy = {"batched_vs_lone": texts["batch"][0] == texts["k1"][0],
-              "lone_vs_create_chat_completion": texts["k1"][0] == texts["one_by_one"][0],
               "distinct_texts_in_batch": float(len(set(texts["batch"])))}
     figures = {"model": model.name, "stub": args.stub, "prompt_tokens": len(prompt), "k": k,
+               "prefix": bool(prefix),
                "max_tokens": max_tokens, "reps": args.reps, "n_threads": backend.n_threads,
                "rows": rows, "greedy": greedy, "stop": stop}
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    print(f"{model.name}, stub {args.stub} ({len(prompt)} prompt tokens), k={k}, "
+    print(f"{model.name}, stub {args.stub} ({len(prompt)} prompt tokens, "
+          f"{'with' if prefix else 'no'} answer prefix), k={k}, "
           f"max_tokens={max_tokens}, {backend.n_threads} threads, median of {args.reps}")
     print(f"{'':30} {'wall s':>8} {'tokens':>7} {'tok/s':>7} {'x k=1':>6} "
           f"{'prefill':>8} {'decode':>7} {'spread':>7}")
@@ -150,8 +164,7 @@ def main() -> None:
         print(f"{name:30} {row['wall_s']:8.2f} {row['tokens']:7.0f} {row['tokens_per_s']:7.1f} "
               f"{row['x_k1_wall']:6.2f} {row.get('prefill_s', float('nan')):8.2f} "
               f"{row.get('decode_s', float('nan')):7.2f} {row['spread_s']:7.2f}")
-    print("greedy text: batched == lone k=1:", greedy["batched_vs_lone"],
-          "| lone k=1 == create_chat_completion:", greedy["lone_vs_create_chat_completion"])
+    print("greedy text: batched == lone k=1:", greedy["batched_vs_lone"])
 
 
 if __name__ == "__main__":

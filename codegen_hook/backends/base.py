@@ -27,6 +27,11 @@ class CompletionRequest:
     # Per-sequence (temperature, seed), one per text wanted; empty: `n` texts at
     # `temperature` with seeds seed, seed+1, ... A batching backend decodes them together.
     schedule: tuple[tuple[float, int | None], ...] = ()
+    # The start of the answer, already written (the fence and the stub's signature and
+    # docstring): a backend that can continue a started answer decodes only what follows
+    # and returns `prefix` + its continuation; one that cannot ignores it and returns
+    # whole answers. Either way a text is a whole answer. Saves the decode of the echo.
+    prefix: str = ""
 
     def plan(self) -> list[tuple[float, int | None]]:
         """The (temperature, seed) of each text to produce, in order."""

@@ -154,6 +154,9 @@ class LlamaCppBackend(Backend):
                 raise BackendError(f"llama.cpp's chat template refused the request ({exc}); "
                                    "check the model's chat template, or pass another "
                                    "--model") from exc
+            if request.prefix:   # the answer's start, as the model would have written it
+                prompt = prompt + list(llama.tokenize(request.prefix.encode("utf-8"),
+                                                      add_bos=False, special=False))
             if len(prompt) + request.max_tokens > self.n_ctx:
                 raise BackendError(f"the prompt has {len(prompt)} tokens and up to "
                                    f"{request.max_tokens} more are wanted, beyond n_ctx "
@@ -165,7 +168,7 @@ class LlamaCppBackend(Backend):
             self._batch_context(sum(len(j.plan) for j in wanted), context_for(wanted)),
             wanted) if wanted else [])
         out = []
-        for job in jobs:
+        for request, job in zip(requests, jobs):
             extra = {"load_seconds": self.load_seconds, "batch": float(len(job.plan))}
             if not job.plan:
                 out.append(Completion(texts=[], model=self.describe(), extra=extra))
@@ -174,7 +177,8 @@ class LlamaCppBackend(Backend):
             extra.update(prefill_s=result.prefill_s, decode_s=result.decode_s,
                          decode_steps=float(result.steps),
                          prompts_in_batch=float(len(wanted)))
-            out.append(Completion(texts=result.texts, model=self.describe(),
+            out.append(Completion(texts=[request.prefix + t for t in result.texts],
+                                  model=self.describe(),
                                   prompt_tokens=len(job.prompt),
                                   completion_tokens=sum(result.completion_tokens),
                                   seconds=time.perf_counter() - start, extra=extra))

@@ -8,7 +8,8 @@ from pathlib import Path
 from codegen_hook.backends.base import Message
 from codegen_hook.stubs import Stub, split_lines_keepends
 
-__all__ = ["SYSTEM_PROMPT", "module_context", "repair_messages", "stub_messages"]
+__all__ = ["SYSTEM_PROMPT", "answer_prefix", "module_context", "repair_messages",
+           "stub_messages"]
 
 SYSTEM_PROMPT = (
     "You are an expert Python programmer. Complete the function the user gives you. "
@@ -67,6 +68,22 @@ def _stub_block(stub: Stub) -> str:
     if not stub.is_method:
         return stub.source.rstrip()
     return f"class {stub.class_names[-1]}:\n" + stub.source.rstrip()
+
+
+def answer_prefix(stub: Stub) -> str:
+    """How the asked-for answer starts: the fence, then the stub's block exactly as the
+    prompt shows it up to the end of its docstring. A backend that continues a started
+    answer (the embedded one) then decodes only the body: the echo of the signature and
+    docstring was most of each candidate's tokens. It stops right after the docstring's
+    closing quotes, so the model writes the newline and indent as one token of its own.
+    "" when the `...` shares a line with the docstring (nothing clean to cut at)."""
+    lines = split_lines_keepends(stub.source)
+    keep = stub.ellipsis_line - stub.start_line
+    if keep < 1 or keep >= len(lines) or not lines[keep].strip().startswith("..."):
+        return ""
+    head = "".join(lines[:keep]).rstrip()
+    block = f"class {stub.class_names[-1]}:\n{head}" if stub.is_method else head
+    return f"```python\n{block}"
 
 
 def stub_messages(stub: Stub, text: str, path: Path, related: str = "") -> list[Message]:

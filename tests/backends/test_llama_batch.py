@@ -84,3 +84,17 @@ def test_two_prompts_decode_as_one_batch_and_repeat(backend: LlamaCppBackend) ->
     assert first[0].extra["prompts_in_batch"] == 2 and first[1].extra["batch"] == 2
     assert [c.texts for c in backend.complete_many(requests)] == [c.texts for c in first]
     assert "add" in first[0].texts[0]
+
+
+def test_a_prefix_is_continued_and_returned_with_the_text(backend: LlamaCppBackend) -> None:
+    prefix = "```python\ndef add(a, b):\n    \"\"\"Return a + b.\"\"\""
+    done = backend.complete(CompletionRequest(MESSAGES, max_tokens=24, schedule=SCHEDULE[:2],
+                                              prefix=prefix, stop=("\n```",)))
+    assert len(done.texts) == 2
+    assert all(text.startswith(prefix) for text in done.texts)
+    plain = backend.complete(CompletionRequest(MESSAGES, max_tokens=24,
+                                               schedule=SCHEDULE[:1]))
+    # the prefix is evaluated as part of the prompt, not decoded
+    assert done.prompt_tokens > plain.prompt_tokens + 5
+    # the greedy continuation writes the body: the prefix ends in the docstring
+    assert "return" in done.texts[0][len(prefix):]
