@@ -49,11 +49,13 @@ class Settings:
     max_tokens: int = 512
     temperature: float = 0.0
     seed: int = 0
-    candidates: int = 5                   # first round: one greedy, the rest sampled, one batch
+    candidates: int = 8                   # first round: one greedy, the rest sampled, one batch
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
     generated_tests: bool = True          # ask the model for assert tests of the spec
     max_generated_tests: int = 10
+    probe_tests: int = 8                  # inputs varied from the tests': outputs must agree
+    answer_prefix: bool = True            # start the answer with the stub's own lines
     ranking: str = "agreement"            # agreement (CodeT dual agreement) | first
     verify_agreement: int = 2             # candidates computing the same on every test, to verify
     repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
@@ -91,8 +93,8 @@ class Settings:
                     "index_max_file_bytes", "verify_agreement"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
-        for key in ("max_generated_tests", "repair_budget_tokens", "repair_budget_seconds",
-                    "openai_parallel"):
+        for key in ("max_generated_tests", "probe_tests", "repair_budget_tokens",
+                    "repair_budget_seconds", "openai_parallel"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"setting {key} must be 0 or more")
         if self.context_tokens < 0:

@@ -26,22 +26,24 @@ from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.context import RepoContext
 from codegen_hook.pipeline.examples import Example, ExampleRun, docstring_examples
 from codegen_hook.pipeline.extract import ExtractedCode, extract_body
-from codegen_hook.pipeline.generated import merge_tests, parse_model_tests, model_tests_messages
-from codegen_hook.pipeline.matrix import as_example_run, matrix_job, read_matrix
+from codegen_hook.pipeline.generated import (merge_tests, model_tests_messages,
+                                             parse_model_tests, tests_prefix)
+from codegen_hook.pipeline.matrix import TestResult, as_example_run, matrix_job, read_matrix
 from codegen_hook.pipeline.outcome import Candidate, Event, Outcome, OutcomeVerdict
-from codegen_hook.pipeline.prompts import repair_messages, stub_messages
+from codegen_hook.pipeline.probes import probe_tests
+from codegen_hook.pipeline.prompts import answer_prefix, repair_messages, stub_messages
 from codegen_hook.pipeline.rank import rank_by_agreement, rank_in_order
 from codegen_hook.pipeline.spec import SpecTest
 from codegen_hook.pipeline.stated import stated_tests
 from codegen_hook.security.redact import redact_secrets
 from codegen_hook.stubs import SourceFile, Stub, splice_bodies, split_lines_keepends
 
-__all__ = ["StubFiller", "compose_body", "spec_tests"]
+__all__ = ["STOP", "StubFiller", "compose_body", "spec_tests"]
 
 _CHECKED_PER_ROUND = 3   # static checks cost seconds: at most this many new candidates a round
 # Both prompts ask for one fenced block: what follows its closing fence is chatter
 # that costs decode time (the extractor copes with the fence cut off).
-_STOP = ("\n```\n",)
+STOP = ("\n```\n",)
 _TESTS_TOKENS = 384      # the model's tests: ten assert lines fit
 _PER_TEST_S = 3.0        # one test's limit; a hanging candidate costs this per test
 _REPAIR_CANDIDATES = 2   # texts per repair round (one greedy, one sampled), in one batch
@@ -193,23 +195,24 @@ class StubFiller:
         self._timings[key] = self._timings.get(key, 0.0) + amount
 
     def _request(self, messages: list[Message], schedule: list[tuple[float, int | None]],
-                 max_tokens: int) -> CompletionRequest:
+                 max_tokens: int, prefix: str = "") -> CompletionRequest:
         return CompletionRequest(
             tuple(messages), n=len(schedule), temperature=schedule[0][0],
             max_tokens=max_tokens, seed=schedule[0][1], schedule=tuple(schedule),
-            stop=_STOP)
+            stop=STOP, prefix=prefix if self.settings.answer_prefix else "")
 
     def _generate(self, messages: list[Message], schedule: list[tuple[float, int | None]],
-                  tests_for: Stub | None = None) -> tuple[list[str], str]:
+                  prefix: str, tests_for: Stub | None = None) -> tuple[list[str], str]:
         """The candidates' texts; with `tests_for`, the model's tests of that stub too,
         asked apart from the code (the model never sees its tests and code together),
         in the same call so a batching backend decodes both at once."""
-        requests = [self._request(messages, schedule, self.settings.max_tokens)]
+        requests = [self._request(messages, schedule, self.settings.max_tokens, prefix)]
         if tests_for is not None:
             asked, _ = _redacted(model_tests_messages(tests_for,
                                                       self.settings.max_generated_tests))
             requests.insert(0, self._request(asked, [(0.0, self.settings.seed)],
-                                             min(self.settings.max_tokens, _TESTS_TOKENS)))
+                                             min(self.settings.max_tokens, _TESTS_TOKENS),
+                                             tests_prefix(tests_for)))
         start = time.perf_counter()
         completions = self.backend.complete_many(requests)
         self._tick("generate_s", start)
@@ -286,13 +289,14 @@ class StubFiller:
         self._tick("checks_s", start)
 
     def _rank(self, tried: list[Candidate], tests: list[SpecTest]) -> list[Candidate]:
-        rows = [[r.passed for r in c.results] if c.ran else None for c in tried]
+        scored = [j for j, t in enumerate(tests) if t.kind != "probe"]  # probes never pass
+        rows = [[c.results[j].passed for j in scored] if c.ran else None for c in tried]
         ranker = rank_by_agreement if self.settings.ranking == "agreement" else rank_in_order
-        order = ranker(rows, [t.weight for t in tests])
+        order = ranker(rows, [tests[j].weight for j in scored])
         for ranked in order:
             tried[ranked.index].score = ranked.score
             tried[ranked.index].group = ranked.group
-        outputs = [_outputs(c) for c in tried]
+        outputs = [_outputs(c, tests) for c in tried]
         for cand, key in zip(tried, outputs):
             cand.agree = outputs.count(key) if key is not None else 0
         return [tried[r.index] for r in order]
@@ -342,6 +346,8 @@ class StubFiller:
         related, hits = self.repo.for_stub(source.path, stub) if self.repo else ("", [])
         self._tick("retrieve_s", start)
         base, redactions = _redacted(stub_messages(stub, source.text, source.path, related))
+        # the stub's own lines start the answer; redacted like the prompt that shows them
+        prefix = redact_secrets(answer_prefix(stub)).text
         stated = spec_tests(stub)
         tests = list(stated)
         tried: list[Candidate] = []
@@ -361,11 +367,13 @@ class StubFiller:
                 before = self._timings.get("completion_tokens", 0.0)
                 schedule = self._schedule(round_no, n)
                 texts, tests_text = self._generate(
-                    messages, schedule,
+                    messages, schedule, prefix,
                     stub if round_no == 1 and ask_tests else None)
                 if tests_text:
                     tests = merge_tests(stated, parse_model_tests(
                         tests_text, stub.name, self.settings.max_generated_tests))
+                if round_no == 1 and not stub.is_method:
+                    tests += probe_tests(tests, stub.name, self.settings.probe_tests)
                 if round_no > 1:
                     self._count("repair_tokens",
                                 self._timings.get("completion_tokens", 0.0) - before)
@@ -481,18 +489,32 @@ def _candidate_json(cand: Candidate) -> dict[str, Any]:
             "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,
             "ran": cand.ran,
             "passes": "".join("1" if r.passed else "0" for r in cand.results),
+            "outputs": [_fingerprint(r) for r in cand.results],
             "score": round(cand.score, 3), "group": cand.group, "agree": cand.agree,
             "checked": cand.checked,
             "body": cand.body}
 
 
-def _outputs(cand: Candidate) -> tuple[tuple[bool, str, str], ...] | None:
-    """What a candidate computed on every test: candidates agree when these are equal
-    (stricter than passing the same tests: two programs can fail a test differently)."""
+def _fingerprint(result: TestResult) -> str:
+    """A short digest of what one test computed ("!" first if it raised), so agreement
+    rules can be replayed over a run's record (benchmarks/humaneval_ablations.py)."""
+    error = result.error.strip().splitlines()[-1] if result.error.strip() else ""
+    digest = hashlib.sha256(f"{result.passed}\0{result.got}\0{error}".encode()).hexdigest()
+    return ("!" if result.error else "") + digest[:8]
+
+
+def _outputs(cand: Candidate,
+             tests: list[SpecTest]) -> tuple[tuple[bool, str, str], ...] | None:
+    """What a candidate computed on every test and probe: candidates agree when these are
+    equal (stricter than passing the same tests: two programs can fail a test
+    differently). On a probe, whose input may be one the spec rules out, any exception
+    is the same answer: "it refused"."""
     if not cand.ran:
         return None
-    return tuple((r.passed, r.got, r.error.strip().splitlines()[-1] if r.error else "")
-                 for r in cand.results)
+    return tuple((r.passed, r.got,
+                  ("raised" if t.kind == "probe" else r.error.strip().splitlines()[-1])
+                  if r.error.strip() else "")
+                 for r, t in zip(cand.results, tests))
 
 
 def _passes_stated(cand: Candidate) -> bool:

@@ -17,7 +17,8 @@ from codegen_hook.backends.base import Message
 from codegen_hook.pipeline.spec import SpecTest
 from codegen_hook.stubs import Stub
 
-__all__ = ["TESTS_SYSTEM_PROMPT", "merge_tests", "parse_model_tests", "model_tests_messages"]
+__all__ = ["TESTS_SYSTEM_PROMPT", "merge_tests", "model_tests_messages", "parse_model_tests",
+           "tests_prefix"]
 
 TESTS_SYSTEM_PROMPT = (
     "You are an expert Python tester. Given a function's signature and docstring, write "
@@ -37,6 +38,12 @@ def model_tests_messages(stub: Stub, count: int) -> list[Message]:
         "None). Work out each expected result carefully from the docstring. Cover the "
         "docstring's examples, then edge cases. Answer with one ```python block of "
         "assert lines only.")]
+
+
+def tests_prefix(stub: Stub) -> str:
+    """How the asked-for tests start (for a backend that continues a started answer):
+    the fence and the first assert's call, which keeps the answer in the asked form."""
+    return f"```python\nassert {stub.name}("
 
 
 def _literal(node: ast.expr) -> bool:

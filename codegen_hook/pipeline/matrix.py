@@ -40,6 +40,7 @@ __all__ = ["MatrixRun", "TestResult", "as_example_run", "matrix_job", "matrix_ti
 _START_S = 5.0    # the runner's interpreter start and imports, the sandbox's own set-up
 _FORK_S = 0.5     # fork, kill and reap of one child
 _GRACE_S = 0.5    # lets the child's own timers fire before the parent's deadline
+_PROBE_S = 1.0   # a probe's own limit: its input may be outside what the code handles
 _ENTRY = "run_matrix.py"
 _SPEC = "matrix.json"
 
@@ -154,7 +155,13 @@ def doctest_test(test, globs, row):
     runner.run(parsed, out=lambda text: None)
 
 
-KINDS = {"value": value_test, "doctest": doctest_test}
+def probe_test(test, globs, row):
+    """No expected value: what the call returns is the result (compared across candidates)."""
+    row["got"] = cap(repr(eval(compile(test["call"], "<probe>", "eval"), globs)))
+    row["passed"] = True
+
+
+KINDS = {"value": value_test, "doctest": doctest_test, "probe": probe_test}
 
 
 def run_test(test, globs, row):
@@ -192,10 +199,11 @@ def child(index, report):
     for test in TESTS:
         row = {"passed": False, "got": "", "error": ""}
         globs = dict(vars(module))
+        limit = test.get("timeout") or PER_TEST
         try:
-            timed(PER_TEST, lambda: run_test(test, globs, row))
+            timed(limit, lambda: run_test(test, globs, row))
         except BaseException:
-            row.update(passed=False, error=error_of(sys.exc_info(), PER_TEST))
+            row.update(passed=False, error=error_of(sys.exc_info(), limit))
         send(result=row)
     send(done=True)
 
@@ -314,7 +322,9 @@ def matrix_job(stub: Stub, path: Path, modules: Sequence[str], tests: Sequence[S
             "candidates": candidates, "timeout": timeout, "per_test_timeout": per_test_timeout,
             "grace": _GRACE_S,
             "tests": [{"call": t.call, "expected": t.expected, "kind": t.kind,
-                       "setup": list(t.setup)} for t in tests]}
+                       "setup": list(t.setup),
+                       "timeout": min(per_test_timeout, _PROBE_S) if t.kind == "probe"
+                       else per_test_timeout} for t in tests]}
     files[_SPEC] = json.dumps(spec)
     files[_ENTRY] = _RUNNER
     # Each test's line holds at most ~1,100 characters before JSON escaping (up to 6x).

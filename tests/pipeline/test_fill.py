@@ -332,7 +332,9 @@ def test_agreement_with_model_tests_picks_the_right_candidate(
     assert "Write 10 different tests of `square`" in tests_request.messages[1].content
     assert code_request.schedule == ((0.0, 1000), (0.8, 1001), (0.8, 1002))
     assert code_request.stop == tests_request.stop == ("\n```\n",)
-    assert [c["passes"] for c in outcome.candidates] == ["100", "111", "111"]
+    # three tests, then five probes (a probe "passes" when it returned, without error)
+    assert outcome.selection["tests"] == "dmmppppp"
+    assert [c["passes"] for c in outcome.candidates] == ["10011111", "11111111", "11111111"]
     assert [c["group"] for c in outcome.candidates] == [1, 2, 2]
     assert outcome.selection["rank"] == 0 and outcome.selection["index"] == \
         (0 if ranking == "first" else 1)
@@ -372,3 +374,41 @@ def test_a_lone_candidate_is_not_verified_when_others_disagree(tmp_path: Path) -
     [outcome] = report.outcomes
     assert outcome.verdict == "unverified" and outcome.body == "return x * x"
     assert "verified needs 2 that agree" in outcome.reasons[0]
+
+
+def test_probes_tell_apart_candidates_that_agree_on_every_test(tmp_path: Path) -> None:
+    """`x + 2` and `2 * x` both give square(2) == 4: on the docstring's one example they
+    agree, so without probes the pair verifies a wrong answer; a probe (square(3))
+    shows they compute different things, and nothing is verified."""
+    path = tmp_path / "sq.py"
+    path.write_text(SQUARE)
+    sig = "def square(x: int) -> int:"
+    answers = [fence("return x + 2", sig), fence("return 2 * x", sig)]
+    [unprobed] = run_fill([path], ScriptedBackend(answers), tmp_path, candidates=2,
+                          max_rounds=1, probe_tests=0).outcomes
+    assert unprobed.verdict == "verified" and unprobed.selection["tests"] == "d"
+    path.write_text(SQUARE)  # the verified body was written
+    [probed] = run_fill([path], ScriptedBackend(answers), tmp_path, candidates=2,
+                        max_rounds=1, probe_tests=3).outcomes
+    assert probed.verdict == "unverified"
+    assert probed.selection["tests"] == "dppp"
+    assert [c["agree"] for c in probed.candidates] == [1, 1]
+    # a probe never counts as passed or failed in the ranking: both still pass alike
+    assert [c["group"] for c in probed.candidates] == [2, 2]
+    assert all(len(c["outputs"]) == 4 for c in probed.candidates)
+
+
+def test_the_answer_starts_with_the_stubs_own_lines(tmp_path: Path) -> None:
+    path = tmp_path / "sq.py"
+    path.write_text(SQUARE)
+    backend = ScriptedBackend(_square_answers()[:2])
+    run_fill([path], backend, tmp_path, max_rounds=1, generated_tests=True)
+    tests_request, code_request = backend.requests
+    assert code_request.prefix == ('```python\ndef square(x: int) -> int:\n'
+                                   '    """Return x times x.\n\n    >>> square(2)\n    4\n'
+                                   '    """')
+    assert tests_request.prefix == "```python\nassert square("
+    path.write_text(SQUARE)
+    backend = ScriptedBackend(_square_answers()[1:2])
+    run_fill([path], backend, tmp_path, max_rounds=1, answer_prefix=False)
+    assert backend.requests[0].prefix == ""

@@ -175,7 +175,7 @@ def test_job_ships_the_tree_once_and_each_candidate_apart(
     assert spec["module"] == "pkg.mod" and spec["qualname"] == "scale"
     assert spec["marker"] == marker and marker.startswith("@@codegen-hook-")
     assert spec["tests"][2] == {"call": TESTS[2].call, "expected": TESTS[2].expected,
-                                "kind": "value", "setup": []}
+                                "kind": "value", "setup": [], "timeout": 1.5}
     # 5 s start + 2 candidates x (4 s import + 3 tests x 1.5 s + 0.5 grace + 0.5 fork)
     assert job.timeout == matrix_timeout(2, 3, 4.0, 1.5) == pytest.approx(24.0)
     assert job.memory_mb == 256 and job.entry == "run_matrix.py"
@@ -399,3 +399,25 @@ def test_a_doctest_session_runs_in_one_namespace(tmp_path: Path) -> None:
     assert passes(matrix, 0) == [True, True]
     assert passes(matrix, 1) == [False, True]      # upper twice is upper once
     assert "NameError" not in matrix.results[1][0].error
+
+
+@pytest.mark.sandbox
+@needs_bwrap
+def test_a_probe_records_what_each_candidate_returns(project: tuple[Stub, Path, str]) -> None:
+    stub, path, text = project
+    probes = [SpecTest("scale([2, 1], 2)", "", "probe", kind="probe"),
+              SpecTest("scale([1], 0)", "", "probe", kind="probe"),
+              SpecTest("scale([1], -1)", "", "probe", kind="probe")]
+    bodies = [CORRECT, "return [v + factor for v in values]\n", CANDIDATES["loops on zero"]]
+    modules = [spliced(stub, text, body) for body in bodies]
+    job, _ = matrix_job(stub, path, modules, probes, timeout=5.0, memory_mb=256,
+                        per_test_timeout=3.0)
+    spec = json.loads(job.files["matrix.json"])
+    assert [t["timeout"] for t in spec["tests"]] == [1.0, 1.0, 1.0]  # a probe's own limit
+    matrix = run_matrix(stub, path, modules, probes, per_test_timeout=3.0)
+    correct, wrong, loops = matrix.results
+    assert [r.got for r in correct[:2]] == ["[4, 2]", "[0]"] and all(r.passed for r in correct[:2])
+    assert correct[2].error.rstrip().endswith("ValueError: negative factor")
+    assert [r.got for r in wrong] == ["[4, 3]", "[1]", "[0]"]
+    # a probe that hangs times out at its own limit, not the tests' 3 s
+    assert loops[1].error == "timed out after 1s" and loops[0].got == "[4, 2]"
