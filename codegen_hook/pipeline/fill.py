@@ -8,7 +8,9 @@ and no example it passes is one that all independent candidates disagreed with.
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
+import sys
 import textwrap
 import time
 from collections import Counter
@@ -73,13 +75,53 @@ def _needed(statement: str, used: set[str]) -> bool:
     return any((alias.asname or alias.name.split(".")[0]) in used for alias in node.names)
 
 
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name `tree` binds anywhere: assignments, parameters, definitions, imports."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound
+
+
+def _unimported_modules(code: str, module_text: str, imports: list[str]) -> list[str]:
+    """`import m` for each standard-library module the code uses by name (`hashlib.md5`)
+    that nothing binds: not the module, the code, its imports, nor a builtin. An answer
+    that starts after the stub's docstring (answer_prefix) has no place above the `def`
+    for its imports, and the model often leaves them out."""
+    try:
+        tree = ast.parse("def _():\n" + "\n".join("    " + ln for ln in code.split("\n")))
+        module = ast.parse(module_text)
+    except SyntaxError:
+        return []
+    loaded = {node.id for node in ast.walk(tree)
+              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    bound = _bound_names(tree) | _bound_names(module) | set(dir(builtins))
+    bound |= {(a.asname or a.name).split(".")[0] for imp in imports
+              for node in ast.parse(imp).body if isinstance(node, (ast.Import, ast.ImportFrom))
+              for a in node.names}
+    return [f"import {name}" for name in sorted(loaded - bound)
+            if name in sys.stdlib_module_names and not name.startswith("_")]
+
+
 def compose_body(extracted: ExtractedCode, module_text: str) -> str:
     """Imports the module lacks and helpers become local statements before the body,
-    so nothing outside the stub's own lines changes. Unused imports are dropped."""
+    so nothing outside the stub's own lines changes. Unused imports are dropped;
+    standard-library modules used but never imported are imported."""
     have = _import_keys(module_text)
-    used = _names_used("\n".join([*extracted.helpers, extracted.body]))
+    code = "\n".join([*extracted.helpers, extracted.body])
+    used = _names_used(code)
     missing = [imp for imp in extracted.imports
                if ast.dump(ast.parse(imp).body[0]) not in have and _needed(imp, used)]
+    missing += _unimported_modules(code, module_text, list(extracted.imports))
     if not extracted.helpers:
         return "\n".join([*missing, extracted.body])
     # pycodestyle wants a blank line before a nested definition (E306)
@@ -147,25 +189,39 @@ def spec_tests(stub: Stub) -> list[SpecTest]:
     return merge_tests(examples, stated_tests(stub.docstring, stub.name, _param_names(stub)))
 
 
-def _is_statement(source: str) -> bool:
+def _shape(source: str) -> str:
+    """"setup" (a statement that sets up later examples), "assert", "compare" (a lone
+    comparison, `f(x) == y`), "expression", or "" when it does not parse."""
     try:
         body = ast.parse(source).body
     except SyntaxError:
-        return False
-    return not (len(body) == 1 and isinstance(body[0], ast.Expr))
+        return ""
+    if len(body) == 1 and isinstance(body[0], ast.Assert):
+        return "assert"
+    if not (len(body) == 1 and isinstance(body[0], ast.Expr)):
+        return "setup"
+    return "compare" if isinstance(body[0].value, ast.Compare) else "expression"
 
 
 def doctest_session(examples: list[Example]) -> list[SpecTest]:
     """The docstring's examples as tests that share a namespace, as in doctest: a
     statement with no output (`def div(a, b): ...`, `x = f(2)`) is no test of its own
-    but runs before each later example (its `setup`)."""
+    but runs before each later example (its `setup`). Written as checks but with no
+    output line, `>>> f(x) == y` wants True (the writer meant the comparison to hold,
+    as HumanEval/108's docstring does) and `>>> assert f(x) == y` is a test that wants
+    no output."""
     tests: list[SpecTest] = []
     earlier: list[str] = []
     for e in examples:
-        if not e.want.strip() and _is_statement(e.source):
-            earlier.append(e.source)
-            continue
-        tests.append(SpecTest(e.source, e.want, "docstring", "doctest", e.line,
+        want = e.want
+        if not want.strip():
+            shape = _shape(e.source)
+            if shape == "setup":
+                earlier.append(e.source)
+                continue
+            if shape == "compare":
+                want = "True\n"
+        tests.append(SpecTest(e.source, want, "docstring", "doctest", e.line,
                               setup=tuple(earlier)))
     return tests
 

@@ -40,7 +40,10 @@ __all__ = ["MatrixRun", "TestResult", "as_example_run", "matrix_job", "matrix_ti
 _START_S = 5.0    # the runner's interpreter start and imports, the sandbox's own set-up
 _FORK_S = 0.5     # fork, kill and reap of one child
 _GRACE_S = 0.5    # lets the child's own timers fire before the parent's deadline
-_PROBE_S = 1.0   # a probe's own limit: its input may be outside what the code handles
+# The limit of a test the user did not write (the model's, a probe): its input may be
+# one the code never meant to handle (largest_divisor(0) loops in most candidates), and
+# such a test only ranks, so a hang there costs this, not the user's tests' limit.
+_UNSTATED_S = 1.0
 _ENTRY = "run_matrix.py"
 _SPEC = "matrix.json"
 
@@ -323,8 +326,8 @@ def matrix_job(stub: Stub, path: Path, modules: Sequence[str], tests: Sequence[S
             "grace": _GRACE_S,
             "tests": [{"call": t.call, "expected": t.expected, "kind": t.kind,
                        "setup": list(t.setup),
-                       "timeout": min(per_test_timeout, _PROBE_S) if t.kind == "probe"
-                       else per_test_timeout} for t in tests]}
+                       "timeout": per_test_timeout if t.stated
+                       else min(per_test_timeout, _UNSTATED_S)} for t in tests]}
     files[_SPEC] = json.dumps(spec)
     files[_ENTRY] = _RUNNER
     # Each test's line holds at most ~1,100 characters before JSON escaping (up to 6x).

@@ -14,6 +14,8 @@ from codegen_hook.errors import BackendUnavailableError, ModelNotFoundError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
 from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.isolation.fake import ScriptedSandbox
+from codegen_hook.pipeline.extract import ExtractedCode
+from codegen_hook.pipeline.fill import compose_body
 from codegen_hook.pipeline.run import FillReport, fill_paths
 
 STUB = '''import os  # keep me
@@ -412,3 +414,16 @@ def test_the_answer_starts_with_the_stubs_own_lines(tmp_path: Path) -> None:
     backend = ScriptedBackend(_square_answers()[1:2])
     run_fill([path], backend, tmp_path, max_rounds=1, answer_prefix=False)
     assert backend.requests[0].prefix == ""
+
+
+def test_standard_modules_used_but_never_imported_are_imported() -> None:
+    module = "import re\n\n\ndef f(string: str) -> str:\n    \"\"\"Doc.\"\"\"\n    ...\n"
+    body = ("digest = hashlib.md5(string.encode()).hexdigest()\n"
+            "parts = re.split(',', digest)\nmath = 3\n"
+            "return str(numpy.sum(parts)) + str(math) + str(len(collections.Counter(parts)))")
+    composed = compose_body(ExtractedCode(body, (), ()), module)
+    # hashlib and collections: standard, used, unbound; re: the module imports it;
+    # string: a parameter; math: assigned; numpy: not in the standard library
+    assert composed == "import collections\nimport hashlib\n" + body
+    imported = compose_body(ExtractedCode(body, ("import hashlib",), ()), module)
+    assert imported == "import hashlib\nimport collections\n" + body

@@ -174,8 +174,10 @@ def test_job_ships_the_tree_once_and_each_candidate_apart(
     spec = json.loads(job.files["matrix.json"])
     assert spec["module"] == "pkg.mod" and spec["qualname"] == "scale"
     assert spec["marker"] == marker and marker.startswith("@@codegen-hook-")
+    # the model's test gets the shorter limit of a test the user did not write
+    assert [t["timeout"] for t in spec["tests"]] == [1.5, 1.5, 1.0]
     assert spec["tests"][2] == {"call": TESTS[2].call, "expected": TESTS[2].expected,
-                                "kind": "value", "setup": [], "timeout": 1.5}
+                                "kind": "value", "setup": [], "timeout": 1.0}
     # 5 s start + 2 candidates x (4 s import + 3 tests x 1.5 s + 0.5 grace + 0.5 fork)
     assert job.timeout == matrix_timeout(2, 3, 4.0, 1.5) == pytest.approx(24.0)
     assert job.memory_mb == 256 and job.entry == "run_matrix.py"
@@ -381,6 +383,46 @@ def test_doctest_examples_form_a_session() -> None:
                                                'apply_twice(str.upper, "a")']
     assert tests[0].setup == ("def inc(n):\n    return n + 1\n", "start = 1\n")
     assert tests[0].render().startswith(">>> def inc(n):\n...     return n + 1\n>>> start = 1\n")
+
+
+CHECKS_WITHOUT_OUTPUT = '''
+def count(xs: list[int]) -> int:
+    """How many there are.
+
+    >>> count([]) == 0
+    >>> assert count([1, 2]) == 2
+    >>> count([1])
+    1
+    """
+    ...
+'''
+
+
+def test_a_comparison_with_no_output_line_wants_true() -> None:
+    from codegen_hook.pipeline.fill import spec_tests
+
+    [stub] = find_stubs(CHECKS_WITHOUT_OUTPUT).stubs
+    tests = spec_tests(stub)
+    assert [(t.call.strip(), t.expected, t.setup) for t in tests] == [
+        ("count([]) == 0", "True\n", ()), ("assert count([1, 2]) == 2", "", ()),
+        ("count([1])", "1\n", ())]
+
+
+@pytest.mark.sandbox
+@needs_bwrap
+def test_checks_with_no_output_line_pass_and_fail_as_meant(tmp_path: Path) -> None:
+    from codegen_hook.pipeline.fill import spec_tests
+
+    path = tmp_path / "count.py"
+    path.write_text(CHECKS_WITHOUT_OUTPUT)
+    [stub] = find_stubs(CHECKS_WITHOUT_OUTPUT).stubs
+    tests = spec_tests(stub)
+    modules = [spliced(stub, CHECKS_WITHOUT_OUTPUT, body)
+               for body in ("return len(xs)\n", "return len(xs) + 1\n")]
+    matrix = run_matrix(stub, path, modules, tests)
+    assert passes(matrix, 0) == [True, True, True]
+    assert passes(matrix, 1) == [False, False, False]
+    assert matrix.results[1][1].error.rstrip().endswith("AssertionError")
 
 
 @pytest.mark.sandbox
