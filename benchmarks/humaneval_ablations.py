@@ -17,6 +17,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from codegen_hook.evals.results import ResultsLog, TaskResult
 from codegen_hook.evals.stages import stage_rates
@@ -30,6 +31,63 @@ def _group(task: TaskResult) -> int:
     return int(task.details["selection"].get("group", 0))
 
 
+def _agree_on_tests(task: TaskResult) -> int:
+    """How many candidates computed what the answer computed on every test, the probes
+    left out: the agreement `verified` needed before probes."""
+    columns = task.details["selection"].get("tests", "")
+    cands = task.details["candidates"]
+    index = task.details["selection"].get("index")
+    chosen = next((c for c in cands if c["index"] == index), None)
+    if chosen is None or not chosen.get("outputs"):
+        return 0
+
+    def on_tests(cand: dict[str, Any]) -> tuple[str, ...] | None:
+        outs = cand.get("outputs") or []
+        if not cand.get("ran") or len(outs) != len(columns):
+            return None
+        return tuple(o for o, col in zip(outs, columns) if col != "p")
+    key = on_tests(chosen)
+    return sum(on_tests(c) == key for c in cands) if key is not None else 0
+
+
+def _verified_without_probes(task: TaskResult) -> bool:
+    """Replayed: the answer passes the stated tests, another candidate agrees with it on
+    every test (probes ignored) and its checks found nothing. An approximation: the
+    answer kept is the hook's, where without probes another might have won."""
+    if task.verdict == "verified":
+        return True
+    columns = task.details["selection"].get("tests", "")
+    index = task.details["selection"].get("index")
+    chosen = next((c for c in task.details["candidates"] if c["index"] == index), None)
+    if chosen is None or not chosen.get("ran") or chosen.get("findings", 0):
+        return False
+    passes = chosen.get("passes", "")
+    stated = [ok for ok, col in zip(passes, columns) if col in "ds"]
+    return bool(stated) and all(ok == "1" for ok in stated) and _agree_on_tests(task) >= 2
+
+
+def _cluster_margin(task: TaskResult) -> int:
+    """Among candidates passing the stated tests: the size of the answer's output cluster
+    (same results on every test and probe) less the size of the largest other one."""
+    columns = task.details["selection"].get("tests", "")
+    index = task.details["selection"].get("index")
+    keys: dict[int, tuple[str, ...]] = {}
+    for cand in task.details["candidates"]:
+        outs, passes = cand.get("outputs") or [], cand.get("passes", "")
+        if not cand.get("ran") or len(outs) != len(columns) or len(passes) != len(columns):
+            continue
+        if all(ok == "1" for ok, col in zip(passes, columns) if col in "ds"):
+            keys[cand["index"]] = tuple("!" if col == "p" and o.startswith("!") else o
+                                        for o, col in zip(outs, columns))
+    if index not in keys:
+        return 0
+    sizes: dict[tuple[str, ...], int] = {}
+    for key in keys.values():
+        sizes[key] = sizes.get(key, 0) + 1
+    own = sizes.pop(keys[index])
+    return own - max(sizes.values(), default=0)
+
+
 VERIFY_RULES: dict[str, Callable[[TaskResult], bool]] = {
     "as the hook said": lambda t: True,
     "and another candidate passed exactly the same tests (group >= 2)":
@@ -37,6 +95,9 @@ VERIFY_RULES: dict[str, Callable[[TaskResult], bool]] = {
     "and >= 2 candidates passed the stated tests":
         lambda t: t.details["selection"].get("candidates_passing_stated", 0) >= 2,
     "and >= 2 stated tests, or group >= 2": lambda t: _stated_count(t) >= 2 or _group(t) >= 2,
+    "and its output cluster is the largest of those passing the stated tests":
+        lambda t: _cluster_margin(t) > 0,
+    "and its output cluster is >= 2 larger than any other": lambda t: _cluster_margin(t) >= 2,
 }
 
 
@@ -54,6 +115,10 @@ def main() -> None:
     if rates is None:
         raise SystemExit(f"{args.results}: no task has per-candidate scores")
     figures: dict[str, float | None] = dict(rates)
+    replayed = [t for t in tasks if _verified_without_probes(t)]
+    figures["precision of verified, probes left out (replayed)"] = (
+        sum(t.passed for t in replayed) / len(replayed) if replayed else None)
+    figures["verified rate, probes left out (replayed)"] = len(replayed) / len(tasks)
     verified = [t for t in tasks if t.verdict == "verified"]
     for name, keep in VERIFY_RULES.items():
         kept = [t for t in verified if keep(t)]

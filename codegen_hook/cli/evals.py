@@ -44,6 +44,11 @@ def add_parsers(sub: Any) -> None:
     ablate.add_argument("--ranking", choices=("agreement", "first"),
                         help="agreement: CodeT dual agreement; first: generation order")
     ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
+    ablate.add_argument("--no-probes", action="store_true",
+                        help="no probe inputs: verified needs agreement on the tests only")
+    ablate.add_argument("--no-prefix", action="store_true",
+                        help="the model writes the whole function, signature and docstring "
+                        "included, instead of continuing after the stub's docstring")
     add_settings_flags(he)
     _add_repo_parser(ev_sub)
 
@@ -131,6 +136,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         ablations["ranking"] = args.ranking
     if args.no_repair:
         ablations["max_rounds"] = 1
+    if args.no_probes:
+        ablations["probe_tests"] = 0
+    if args.no_prefix:
+        ablations["answer_prefix"] = False
     settings = dataclasses.replace(settings, **ablations).validated()
     warn_unsafe(settings)
     tasks = load_tasks(limit=args.limit, every=args.every,

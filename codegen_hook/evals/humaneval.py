@@ -28,7 +28,7 @@ from codegen_hook.evals.results import ResultsLog, Summary, TaskResult, summariz
 from codegen_hook.isolation.base import Sandbox, SandboxJob
 from codegen_hook.pipeline.extract import extract_body
 from codegen_hook.pipeline.fill import compose_body
-from codegen_hook.pipeline.prompts import stub_messages
+from codegen_hook.pipeline.prompts import answer_prefix, stub_messages
 from codegen_hook.pipeline.run import fill_paths
 from codegen_hook.security.perms import private_folder
 from codegen_hook.stubs import (Stub, filled_function, find_stubs, splice_bodies,
@@ -193,7 +193,8 @@ def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
         return Answer("failed", "", "", 0.0, reasons=[f"no stub named {entry_point}"])
     request = CompletionRequest(tuple(stub_messages(stub, text, Path(f"{entry_point}.py"))),
                                 n=1, temperature=0.0, max_tokens=settings.max_tokens,
-                                seed=settings.seed)
+                                seed=settings.seed,
+                                prefix=answer_prefix(stub) if settings.answer_prefix else "")
     start = time.perf_counter()
     try:
         completion = backend.complete(request)

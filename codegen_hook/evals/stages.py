@@ -1,7 +1,8 @@
 """Pass rate by stage of the flow, replayed over one run's recorded test matrix.
 
 `eval humaneval` keeps each candidate's row of the test matrix (which tests it passed;
-columns d docstring, s stated, m model-written) and, after the answer is fixed, whether
+columns d docstring, s stated, m model-written, p probe; and a digest of what it computed
+on each) and, after the answer is fixed, whether
 each candidate passes the hidden tests. Replaying selection rules over those rows says
 what each stage adds without generating again. Static checks are not replayed.
 """
@@ -15,11 +16,11 @@ from codegen_hook.evals.results import TaskResult
 from codegen_hook.pipeline.rank import rank_by_agreement
 from codegen_hook.pipeline.spec import ORIGIN_WEIGHT
 
-__all__ = ["STAGES", "stage_rates"]
+__all__ = ["STAGES", "probe_outputs", "stage_rates"]
 
 Cands = list[dict[str, Any]]
 Rule = Callable[[Cands, str], int | None]
-_ORIGIN = {"d": "docstring", "s": "stated", "m": "model"}
+_ORIGIN = {"d": "docstring", "s": "stated", "m": "model", "p": "probe"}
 
 
 def _row(cand: dict[str, Any], columns: str) -> list[bool] | None:
@@ -56,14 +57,51 @@ def _agreement(origins: str) -> Rule:
     return rule
 
 
-# (label, rule, rounds): rounds "1" replays the first round's candidates only
+def probe_outputs(cand: dict[str, Any], columns: str) -> tuple[str, ...]:
+    """What a candidate computed on the probes, any exception being one answer (as
+    fill.py compares them)."""
+    outputs = cand.get("outputs") or []
+    return tuple("!" if out.startswith("!") else out
+                 for out, col in zip(outputs, columns) if col == "p")
+
+
+def _clustered(cands: Cands, columns: str) -> int | None:
+    """Agreement where a group must also compute the same on the probes (output
+    clusters, as in AlphaCode / MBR-exec), the group's size times its tests' weight."""
+    keys: list[tuple[Any, ...] | None] = []
+    for cand in cands:
+        row = _row(cand, columns)
+        keys.append(None if row is None else (tuple(_keep(row, columns, "dsm")),
+                                              probe_outputs(cand, columns)))
+    weights = [ORIGIN_WEIGHT[_ORIGIN[c]] for c in columns if c in "dsm"]
+    sizes = {key: keys.count(key) for key in keys if key is not None}
+    scores = [0.0 if key is None else
+              sizes[key] * (sum(w for ok, w in zip(key[0], weights) if ok) or 1e-3)
+              for key in keys]
+    order = sorted(range(len(cands)), key=lambda i: (-scores[i], i))
+    stated = [i for i in order if _passes_stated(cands[i], columns)]
+    return stated[0] if stated else (order[0] if order else None)
+
+
+# (label, rule, rounds): rounds "1" replays the first round's candidates only, "5" the
+# first five of them (the earlier default k), "all" every round's
 STAGES: list[tuple[str, Rule, str]] = [
     ("greedy candidate", _greedy, "1"),
     ("first passing the stated tests", _first_passing, "1"),
     ("agreement, stated tests", _agreement("ds"), "1"),
+    ("agreement, + model tests, first 5 candidates", _agreement("dsm"), "5"),
     ("agreement, + model tests", _agreement("dsm"), "1"),
+    ("agreement, + model tests + probe clusters", _clustered, "1"),
     ("agreement, + repair rounds", _agreement("dsm"), "all"),
 ]
+
+
+def _candidates(task: TaskResult, rounds: str) -> Cands:
+    cands: Cands = task.details["candidates"]
+    if rounds == "all":
+        return cands
+    first = [c for c in cands if c["round"] == 1]
+    return first[:5] if rounds == "5" else first
 
 
 def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
@@ -76,12 +114,15 @@ def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
     for label, rule, rounds in STAGES:
         right = 0
         for task in tasks:
-            cands = [c for c in task.details["candidates"] if rounds == "all" or c["round"] == 1]
+            cands = _candidates(task, rounds)
             chosen = rule(cands, task.details["selection"].get("tests", ""))
             if chosen is not None:
                 right += bool(task.details["candidate_passed"][cands[chosen]["index"]])
         rates[label] = right / len(tasks)
     rates["the hook's answer"] = sum(t.passed for t in tasks) / len(tasks)
+    rates["oracle, first 5 candidates of round 1"] = sum(
+        any(task.details["candidate_passed"][c["index"]] for c in _candidates(task, "5"))
+        for task in tasks) / len(tasks)
     rates["oracle: some candidate right"] = sum(
         any(t.details["candidate_passed"]) or t.passed for t in tasks) / len(tasks)
     return rates

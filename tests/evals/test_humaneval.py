@@ -177,8 +177,13 @@ def test_every_candidate_is_scored_after_the_answer_for_the_oracle(tmp_path: Pat
                         cache_dir=tmp_path / "cache", make_backend=lambda: backend,
                         make_sandbox=BwrapSandbox, checks=make_checks(SETTINGS.checks))
     [result] = got.results
-    assert (result.verdict, result.passed) == ("verified", False)
+    # both pass the examples, but the probes show they compute different things: the
+    # greedy one is still the answer, no longer verified
+    assert (result.verdict, result.passed) == ("unverified", False)
     assert result.details["candidate_passed"] == [False, True]
-    assert [c["passes"] for c in result.details["candidates"]] == ["11", "11"]
-    assert result.details["selection"]["tests"] == "dd"
+    columns = result.details["selection"]["tests"]
+    assert columns.startswith("dd") and set(columns[2:]) == {"p"}
+    assert [c["passes"][:2] for c in result.details["candidates"]] == ["11", "11"]
+    first, second = (c["outputs"] for c in result.details["candidates"])
+    assert first[:2] == second[:2] and first[2:] != second[2:]
     assert got.summary.pass_at_1 == 0.0 and got.summary.oracle_pass == 1.0

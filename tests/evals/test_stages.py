@@ -29,11 +29,30 @@ def test_each_stage_picks_as_its_rule_says() -> None:
         "greedy candidate": 0.0,
         "first passing the stated tests": 0.0,
         "agreement, stated tests": 0.0,     # 1, 2, 3 all pass d: the first of them
+        "agreement, + model tests, first 5 candidates": 0.5,
         "agreement, + model tests": 0.5,    # 2 and 3 agree on d and m
+        "agreement, + model tests + probe clusters": 0.5,  # no probes: the same
         "agreement, + repair rounds": 1.0,  # the repaired candidate of task two
         "the hook's answer": 1.0,
+        "oracle, first 5 candidates of round 1": 0.5,
         "oracle: some candidate right": 1.0,
     }
+
+
+def test_probe_clusters_and_the_first_five_candidates() -> None:
+    # all pass the example; on the probes 0-1 compute one thing, 2-4 another (right)
+    one = task([(1, "111")] * 5, [False, False, True, True, True], "dpp", passed=True)
+    for cand, outputs in zip(one.details["candidates"],
+                             [["a", "x", "y"]] * 2 + [["a", "x", "!e1"]] * 3):
+        cand["outputs"] = outputs
+    # only the 6th candidate passes the example, and it is right
+    two = task([(1, "0")] * 5 + [(1, "1")], [False] * 5 + [True], "d", passed=False)
+    rates = stage_rates([one, two])
+    assert rates["agreement, + model tests"] == 0.5      # one: all alike, the first, wrong
+    assert rates["agreement, + model tests + probe clusters"] == 1.0  # the larger cluster
+    assert rates["agreement, + model tests, first 5 candidates"] == 0.0
+    assert rates["oracle, first 5 candidates of round 1"] == 0.5
+    assert rates["oracle: some candidate right"] == 1.0
 
 
 def test_no_per_candidate_scores_means_no_stages() -> None:
