@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/batch.py [--json] [--reps 3] [--k 5] [--max-tokens 512]
         [--fixed-tokens N] [--stub examples/text.py:snake_case] [--model PATH]
-        [--no-prefix] [--threads N]
+        [--no-prefix] [--threads N] [--steps 1,2,4,5,8,16]
 
 The prompt is a real stub request (codegen_hook.pipeline.prompts.stub_messages). Rows:
 
@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import llama_cpp
 
 from codegen_hook.backends.base import CompletionRequest, Message
 from codegen_hook.backends.llama import LlamaCppBackend
@@ -65,6 +67,40 @@ def timed(reps: int, run: Callable[[], tuple[int, dict[str, float]]]) -> dict[st
             "spread_s": runs[-1][0] - runs[0][0], **extra}
 
 
+def step_costs(backend: LlamaCppBackend, prompt: list[int], sizes: list[int],
+               as_json: bool, steps: int = 16) -> None:
+    """Median milliseconds of one llama_decode of n tokens, one per sequence, after the
+    prompt's cells are shared with every sequence (what a step of generate costs,
+    sampling left out)."""
+    cells = context_needed(len(prompt), max(sizes), steps + 1)
+    context = backend._batch_context(max(sizes), cells)
+    memory = context.memory
+    rows: dict[int, float] = {}
+    for n in sizes:
+        llama_cpp.llama_memory_clear(memory, True)
+        for i, token in enumerate(prompt):
+            context.put(i, token, i, 0, i == len(prompt) - 1)
+        context.decode(len(prompt))
+        for seq in range(1, n):
+            llama_cpp.llama_memory_seq_cp(memory, 0, seq, -1, -1)
+        times = []
+        for step in range(steps):
+            for seq in range(n):
+                context.put(seq, prompt[step % len(prompt)], len(prompt) + step, seq, True)
+            start = time.perf_counter()
+            context.decode(n)
+            times.append(time.perf_counter() - start)
+        rows[n] = 1000 * sorted(times)[len(times) // 2]
+    if as_json:
+        print(json.dumps({"prompt_tokens": len(prompt), "threads": backend.n_threads,
+                          "step_ms": rows}, indent=2))
+        return
+    print(f"{backend.model_path.name}, {backend.n_threads} threads, {len(prompt)} prompt "
+          f"tokens; median of {steps} steps")
+    for n, ms in rows.items():
+        print(f"  batch {n:3d}: {ms:6.1f} ms a step, {ms / n:5.1f} ms a sequence")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +115,9 @@ def main() -> None:
     parser.add_argument("--no-prefix", action="store_true",
                         help="natural rows without the answer prefix")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: cores)")
+    parser.add_argument("--steps", default="", metavar="SIZES",
+                        help="only the cost of one decode step for each batch size, e.g. "
+                        "1,2,4,5,8,16 (every sequence's logits on, as the hook asks)")
     args = parser.parse_args()
     settings = Settings()
     model = args.model or resolve_model_path(DEFAULT_MODEL, data_dir(settings))
@@ -90,6 +129,9 @@ def main() -> None:
         prefix = ""
     chat = [{"role": m.role, "content": m.content} for m in messages]
     prompt, stop = chat_prompt(llama, chat)
+    if args.steps:
+        step_costs(backend, prompt, [int(n) for n in args.steps.split(",")], args.json)
+        return
     k, max_tokens = args.k, args.max_tokens
     schedule = tuple((settings.temperature if i == 0 else settings.sample_temperature,
                       settings.seed + i) for i in range(k))
