@@ -408,18 +408,21 @@ def test_a_comparison_with_no_output_line_wants_true() -> None:
         ("count([1])", "1\n", ())]
 
 
+def run_docstring_tests(path: Path, source: str, bodies: list[str]) -> MatrixRun:
+    """`source`'s one stub filled with each body, against its docstring's tests."""
+    from codegen_hook.pipeline.fill import spec_tests
+
+    path.write_text(source)
+    [stub] = find_stubs(source).stubs
+    modules = [spliced(stub, source, body) for body in bodies]
+    return run_matrix(stub, path, modules, spec_tests(stub))
+
+
 @pytest.mark.sandbox
 @needs_bwrap
 def test_checks_with_no_output_line_pass_and_fail_as_meant(tmp_path: Path) -> None:
-    from codegen_hook.pipeline.fill import spec_tests
-
-    path = tmp_path / "count.py"
-    path.write_text(CHECKS_WITHOUT_OUTPUT)
-    [stub] = find_stubs(CHECKS_WITHOUT_OUTPUT).stubs
-    tests = spec_tests(stub)
-    modules = [spliced(stub, CHECKS_WITHOUT_OUTPUT, body)
-               for body in ("return len(xs)\n", "return len(xs) + 1\n")]
-    matrix = run_matrix(stub, path, modules, tests)
+    matrix = run_docstring_tests(tmp_path / "count.py", CHECKS_WITHOUT_OUTPUT,
+                                 ["return len(xs)\n", "return len(xs) + 1\n"])
     assert passes(matrix, 0) == [True, True, True]
     assert passes(matrix, 1) == [False, False, False]
     assert matrix.results[1][1].error.rstrip().endswith("AssertionError")
@@ -428,15 +431,8 @@ def test_checks_with_no_output_line_pass_and_fail_as_meant(tmp_path: Path) -> No
 @pytest.mark.sandbox
 @needs_bwrap
 def test_a_doctest_session_runs_in_one_namespace(tmp_path: Path) -> None:
-    from codegen_hook.pipeline.fill import spec_tests
-
-    path = tmp_path / "twice.py"
-    path.write_text(SESSION)
-    [stub] = find_stubs(SESSION).stubs
-    tests = spec_tests(stub)
-    modules = [spliced(stub, SESSION, body) for body in
-               ("return f(f(x))\n", "return f(x)\n")]
-    matrix = run_matrix(stub, path, modules, tests)
+    matrix = run_docstring_tests(tmp_path / "twice.py", SESSION,
+                                 ["return f(f(x))\n", "return f(x)\n"])
     assert matrix.problem == "", matrix.run
     assert passes(matrix, 0) == [True, True]
     assert passes(matrix, 1) == [False, True]      # upper twice is upper once
