@@ -17,8 +17,8 @@ from codegen_hook.backends.base import Message
 from codegen_hook.pipeline.spec import SpecTest
 from codegen_hook.stubs import Stub
 
-__all__ = ["TESTS_SYSTEM_PROMPT", "merge_tests", "model_tests_messages", "parse_model_tests",
-           "tests_prefix"]
+__all__ = ["TESTS_SYSTEM_PROMPT", "call_key", "merge_tests", "model_tests_messages",
+           "parse_model_tests", "tests_prefix"]
 
 TESTS_SYSTEM_PROMPT = (
     "You are an expert Python tester. Given a function's signature and docstring, write "
@@ -110,7 +110,8 @@ def parse_model_tests(answer: str, name: str, limit: int) -> list[SpecTest]:
     return list(kept.values())[:limit]
 
 
-def _normal(call: str) -> str:
+def call_key(call: str) -> str:
+    """A call's text made comparable: two spellings of one call give one key."""
     try:
         return ast.dump(ast.parse(call.strip(), mode="eval"))
     except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -120,10 +121,10 @@ def _normal(call: str) -> str:
 def merge_tests(stated: Sequence[SpecTest], model: Iterable[SpecTest]) -> list[SpecTest]:
     """The user's tests first, then the model's on calls the user's do not make:
     where both test one call, the user's expected value is the one that counts."""
-    seen = {_normal(t.call) for t in stated}
+    seen = {call_key(t.call) for t in stated}
     merged = list(stated)
     for test in model:
-        key = _normal(test.call)
+        key = call_key(test.call)
         if key not in seen:
             seen.add(key)
             merged.append(test)

@@ -17,6 +17,7 @@ import ast
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from codegen_hook.pipeline.generated import call_key
 from codegen_hook.pipeline.spec import SpecTest
 
 __all__ = ["probe_tests"]
@@ -106,10 +107,6 @@ def _render(name: str, args: Sequence[Any], kwargs: Sequence[tuple[str, Any]]) -
     return f"{name}({', '.join(parts)})"
 
 
-def _normal(call: str) -> str:
-    return ast.dump(ast.parse(call, mode="eval"))
-
-
 def probe_tests(tests: Sequence[SpecTest], name: str, limit: int) -> list[SpecTest]:
     """Up to `limit` probe calls of `name`, varied from the calls `tests` make, none
     equal to one of them. Deterministic: the same tests give the same probes. The
@@ -123,7 +120,7 @@ def probe_tests(tests: Sequence[SpecTest], name: str, limit: int) -> list[SpecTe
         parts = _call_parts(test.call, name)
         if parts is None:
             continue
-        seen.add(_normal(_render(name, *parts)))
+        seen.add(call_key(_render(name, *parts)))
         queues.append(_varied_calls(name, *parts))
     probes: list[SpecTest] = []
     while queues and len(probes) < limit:
@@ -132,7 +129,7 @@ def probe_tests(tests: Sequence[SpecTest], name: str, limit: int) -> list[SpecTe
             if call is None:
                 queues.remove(queue)
                 continue
-            key = _normal(call)
+            key = call_key(call)
             if key in seen:
                 continue
             seen.add(key)

@@ -64,10 +64,11 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def _stub_block(stub: Stub) -> str:
-    if not stub.is_method:
-        return stub.source.rstrip()
-    return f"class {stub.class_names[-1]}:\n" + stub.source.rstrip()
+def _stub_block(stub: Stub, source: str = "") -> str:
+    """The stub's `source` (default: all of it) as the prompt shows it: a method inside
+    its class line."""
+    text = (source or stub.source).rstrip()
+    return f"class {stub.class_names[-1]}:\n{text}" if stub.is_method else text
 
 
 def answer_prefix(stub: Stub) -> str:
@@ -76,14 +77,12 @@ def answer_prefix(stub: Stub) -> str:
     answer (the embedded one) then decodes only the body: the echo of the signature and
     docstring was most of each candidate's tokens. It stops right after the docstring's
     closing quotes, so the model writes the newline and indent as one token of its own.
-    "" when the `...` shares a line with the docstring (nothing clean to cut at)."""
+    "" when the `...` is not on a line of its own (nothing clean to cut at)."""
     lines = split_lines_keepends(stub.source)
     keep = stub.ellipsis_line - stub.start_line
     if keep < 1 or keep >= len(lines) or not lines[keep].strip().startswith("..."):
         return ""
-    head = "".join(lines[:keep]).rstrip()
-    block = f"class {stub.class_names[-1]}:\n{head}" if stub.is_method else head
-    return f"```python\n{block}"
+    return f"```python\n{_stub_block(stub, ''.join(lines[:keep]))}"
 
 
 def stub_messages(stub: Stub, text: str, path: Path, related: str = "") -> list[Message]:
