@@ -77,8 +77,7 @@ def _cluster_margin(task: TaskResult) -> int:
         if not cand.get("ran") or len(outs) != len(columns) or len(passes) != len(columns):
             continue
         if all(ok == "1" for ok, col in zip(passes, columns) if col in "ds"):
-            keys[cand["index"]] = tuple("!" if col == "p" and o.startswith("!") else o
-                                        for o, col in zip(outs, columns))
+            keys[cand["index"]] = tuple(outs)
     if index not in keys:
         return 0
     sizes: dict[tuple[str, ...], int] = {}

@@ -58,11 +58,10 @@ def _agreement(origins: str) -> Rule:
 
 
 def probe_outputs(cand: dict[str, Any], columns: str) -> tuple[str, ...]:
-    """What a candidate computed on the probes, any exception being one answer (as
-    fill.py compares them)."""
+    """The digests of what a candidate computed on the probes (fill.py records any
+    exception on a probe as one answer)."""
     outputs = cand.get("outputs") or []
-    return tuple("!" if out.startswith("!") else out
-                 for out, col in zip(outputs, columns) if col == "p")
+    return tuple(out for out, col in zip(outputs, columns) if col == "p")
 
 
 def _clustered(cands: Cands, columns: str) -> int | None:

@@ -59,12 +59,12 @@ def _import_keys(text: str) -> set[str]:
     return {ast.dump(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))}
 
 
-def _names_used(code: str) -> set[str]:
+def _as_function(code: str) -> ast.Module | None:
+    """Statements (a body, its helpers) parsed as the body of a function."""
     try:
-        tree = ast.parse("def _():\n" + "\n".join("    " + ln for ln in code.split("\n")))
+        return ast.parse("def _():\n" + "\n".join("    " + ln for ln in code.split("\n")))
     except SyntaxError:
-        return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        return None
 
 
 def _needed(statement: str, used: set[str]) -> bool:
@@ -92,13 +92,13 @@ def _bound_names(tree: ast.AST) -> set[str]:
     return bound
 
 
-def _unimported_modules(code: str, module_text: str, imports: list[str]) -> list[str]:
-    """`import m` for each standard-library module the code uses by name (`hashlib.md5`)
-    that nothing binds: not the module, the code, its imports, nor a builtin. An answer
-    that starts after the stub's docstring (answer_prefix) has no place above the `def`
-    for its imports, and the model often leaves them out."""
+def _unimported_modules(tree: ast.Module, module_text: str, imports: list[str]) -> list[str]:
+    """`import m` for each standard-library module the code (`tree`, from _as_function)
+    uses by name (`hashlib.md5`) that nothing binds: not the module, the code, its
+    imports, nor a builtin. An answer that starts after the stub's docstring
+    (answer_prefix) has no place above the `def` for its imports, and the model often
+    leaves them out."""
     try:
-        tree = ast.parse("def _():\n" + "\n".join("    " + ln for ln in code.split("\n")))
         module = ast.parse(module_text)
     except SyntaxError:
         return []
@@ -117,11 +117,12 @@ def compose_body(extracted: ExtractedCode, module_text: str) -> str:
     so nothing outside the stub's own lines changes. Unused imports are dropped;
     standard-library modules used but never imported are imported."""
     have = _import_keys(module_text)
-    code = "\n".join([*extracted.helpers, extracted.body])
-    used = _names_used(code)
+    tree = _as_function("\n".join([*extracted.helpers, extracted.body]))
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} if tree else set()
     missing = [imp for imp in extracted.imports
                if ast.dump(ast.parse(imp).body[0]) not in have and _needed(imp, used)]
-    missing += _unimported_modules(code, module_text, list(extracted.imports))
+    if tree is not None:
+        missing += _unimported_modules(tree, module_text, list(extracted.imports))
     if not extracted.helpers:
         return "\n".join([*missing, extracted.body])
     # pycodestyle wants a blank line before a nested definition (E306)
@@ -452,7 +453,7 @@ class StubFiller:
         except CodegenHookError as exc:
             notes.insert(0, str(exc))
         self._timings["total_s"] = time.perf_counter() - start
-        outcome = self._outcome(source, stub, ranking or tried, winner, notes)
+        outcome = self._outcome(source, stub, ranking or tried, winner, notes, tests)
         outcome.generated_tests = _generated_json(tests, outcome, ranking or tried)
         # one letter a column of `passes`: d(ocstring), s(tated), m(odel)
         outcome.selection["tests"] = "".join(t.origin[0] for t in tests)
@@ -463,7 +464,8 @@ class StubFiller:
         return outcome
 
     def _outcome(self, source: SourceFile, stub: Stub, ranking: list[Candidate],
-                 winner: Candidate | None, notes: list[str]) -> Outcome:
+                 winner: Candidate | None, notes: list[str],
+                 tests: list[SpecTest]) -> Outcome:
         reasons: list[str] = list(notes)
         # The answer: the winner, else the ranking's best among the least broken.
         chosen = winner or (min(ranking, key=Candidate.badness) if ranking else None)
@@ -496,7 +498,7 @@ class StubFiller:
             model=self.backend.describe(), sandbox=self.sandbox.name,
             body=chosen.body if chosen else "",
             style_score=chosen.style_score if chosen else None,
-            candidates=[_candidate_json(c) for c in ordered],
+            candidates=[_candidate_json(c, tests) for c in ordered],
             selection=_selection_json(chosen, ranking, self.settings.ranking))
 
 
@@ -538,39 +540,43 @@ def _test_json(result: Any) -> dict[str, Any]:
             "passed": result.passed, "error": result.error}
 
 
-def _candidate_json(cand: Candidate) -> dict[str, Any]:
+def _candidate_json(cand: Candidate, tests: list[SpecTest]) -> dict[str, Any]:
     return {"round": cand.round, "index": cand.index, "temperature": cand.temperature,
             "seed": cand.seed, "problem": cand.problem,
             "failed_examples": cand.failed_examples, "findings": len(cand.findings),
             "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,
             "ran": cand.ran,
             "passes": "".join("1" if r.passed else "0" for r in cand.results),
-            "outputs": [_fingerprint(r) for r in cand.results],
+            "outputs": _fingerprints(cand, tests),
             "score": round(cand.score, 3), "group": cand.group, "agree": cand.agree,
             "checked": cand.checked,
             "body": cand.body}
 
 
-def _fingerprint(result: TestResult) -> str:
-    """A short digest of what one test computed ("!" first if it raised), so agreement
-    rules can be replayed over a run's record (benchmarks/humaneval_ablations.py)."""
-    error = result.error.strip().splitlines()[-1] if result.error.strip() else ""
-    digest = hashlib.sha256(f"{result.passed}\0{result.got}\0{error}".encode()).hexdigest()
-    return ("!" if result.error else "") + digest[:8]
+def _computed(result: TestResult, test: SpecTest) -> tuple[bool, str, str]:
+    """What one test computed: candidates agree when these are equal on every test and
+    probe (stricter than passing the same tests: two programs can fail a test
+    differently). On a probe, whose input may be one the spec rules out, any exception
+    is the same answer: "it refused"."""
+    if not result.error.strip():
+        return result.passed, result.got, ""
+    why = "raised" if test.kind == "probe" else result.error.strip().splitlines()[-1]
+    return result.passed, result.got, why
 
 
 def _outputs(cand: Candidate,
              tests: list[SpecTest]) -> tuple[tuple[bool, str, str], ...] | None:
-    """What a candidate computed on every test and probe: candidates agree when these are
-    equal (stricter than passing the same tests: two programs can fail a test
-    differently). On a probe, whose input may be one the spec rules out, any exception
-    is the same answer: "it refused"."""
+    """What a candidate computed on every test and probe; None if it did not run."""
     if not cand.ran:
         return None
-    return tuple((r.passed, r.got,
-                  ("raised" if t.kind == "probe" else r.error.strip().splitlines()[-1])
-                  if r.error.strip() else "")
-                 for r, t in zip(cand.results, tests))
+    return tuple(_computed(r, t) for r, t in zip(cand.results, tests))
+
+
+def _fingerprints(cand: Candidate, tests: list[SpecTest]) -> list[str]:
+    """A short digest of each of `_outputs` ("!" first where it raised), so agreement
+    rules can be replayed over a run's record (benchmarks/humaneval_ablations.py)."""
+    return [("!" if why else "") + hashlib.sha256(f"{ok}\0{got}\0{why}".encode()).hexdigest()[:8]
+            for ok, got, why in (_computed(r, t) for r, t in zip(cand.results, tests))]
 
 
 def _passes_stated(cand: Candidate) -> bool:
