@@ -9,9 +9,10 @@ models are) is loaded with the model and applied, at `lora_scale`, to every cont
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,11 +23,49 @@ if TYPE_CHECKING:
     from codegen_hook.backends.llama_batch import BatchContext
     from codegen_hook.config import Settings
 
-__all__ = ["ADAPTER_ROLE", "LlamaCppBackend", "lora_options"]
+__all__ = ["ADAPTER_ROLE", "LlamaCppBackend", "extra_buffers_work", "lora_options"]
 
 ADAPTER_ROLE = "lora-adapter"  # the role a sealed LoRA adapter is sealed for
 
 _CELL_STEP = 1024   # the batch context grows in these steps, so it is rarely made again
+
+
+def extra_buffers_work(llama_cpp: Any) -> bool:
+    """Whether llama.cpp may put weights in its extra CPU buffer types (repacked layouts).
+
+    Not when it was built with AMX: in the llama.cpp that llama-cpp-python bundles, the
+    AMX kernels run tile instructions on worker threads that never asked the kernel for
+    tile state (llama.cpp PR 26954), so on a CPU that has AMX -- Sapphire Rapids and later,
+    where `pip install` compiles with -march=native -- the first decode dies with SIGILL,
+    taking the caller's process with it. Without the extra buffers the AMX kernels are
+    never called; the plain CPU kernels (AVX-512 VNNI there) do the work.
+    """
+    info = llama_cpp.llama_print_system_info()
+    text = info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)
+    return "AMX_INT8 = 1" not in text
+
+
+@contextlib.contextmanager
+def _model_params(*, extra_buffers: bool) -> Iterator[None]:
+    """Build one `llama_cpp.Llama` with `use_extra_bufts` set to `extra_buffers`.
+
+    `Llama` takes its model parameters from `llama_model_default_params()` and has no
+    argument for this field, so the default is swapped for the duration of the build.
+    """
+    import llama_cpp.llama_cpp as low_level
+
+    default = low_level.llama_model_default_params
+
+    def params() -> Any:
+        value = default()
+        value.use_extra_bufts = extra_buffers
+        return value
+
+    low_level.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = default
 
 
 class LlamaCppBackend(Backend):
@@ -80,8 +119,9 @@ class LlamaCppBackend(Backend):
         if self._fd is not None:
             path = f"/proc/self/fd/{self._fd}"
         try:
-            llama = llama_cpp.Llama(model_path=path, n_ctx=self.n_ctx,
-                                    n_threads=self.n_threads, verbose=False)
+            with _model_params(extra_buffers=extra_buffers_work(llama_cpp)):
+                llama = llama_cpp.Llama(model_path=path, n_ctx=self.n_ctx,
+                                        n_threads=self.n_threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_path}: llama.cpp could not load it ({exc}); "
                              "check it is a GGUF file, or pass another --model") from exc
