@@ -31,6 +31,7 @@ from pygit2.remotes import PushUpdate
 from codegen_hook import __version__
 from codegen_hook.ci.changes import open_repository, resolve_commit
 from codegen_hook.errors import GitError
+from codegen_hook.forges import forge_token
 
 __all__ = [
     "GITHUB_USERNAME",
@@ -40,10 +41,23 @@ __all__ = [
     "commit_files",
     "format_patch",
     "push_commit",
+    "push_credentials",
 ]
 
 GITHUB_USERNAME = "x-access-token"   # with a GITHUB_TOKEN or an app installation token
 GITLAB_USERNAME = "oauth2"           # with a project / personal access token
+
+
+def push_credentials(env: Mapping[str, str], forge_kind: str) -> tuple[str, str]:
+    """(token, username) for pushing over https from CI; the token is "" when none is set
+    (a push without one is left to the remote's own credentials).
+
+    `forge_kind` is "github", "gitlab", or "auto" (GitLab when GITLAB_CI=true)."""
+    gitlab = forge_kind == "gitlab" or (forge_kind == "auto" and env.get("GITLAB_CI") == "true")
+    if gitlab:
+        return forge_token(env, "GITLAB_TOKEN"), GITLAB_USERNAME
+    return forge_token(env, "GITHUB_TOKEN"), GITHUB_USERNAME
+
 
 _ZERO = "0" * 40
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")

@@ -54,15 +54,6 @@ def _author(text: str) -> tuple[str, str]:
     return name, address
 
 
-def _forge_token(forge_kind: str) -> tuple[str, str]:
-    """(token, username) for pushing over https, from the CI environment."""
-    token = (os.environ.get("CODEGEN_HOOK_FORGE_TOKEN") or os.environ.get("GITHUB_TOKEN")
-             or os.environ.get("GITLAB_TOKEN") or "")
-    gitlab = forge_kind == "gitlab" or (forge_kind == "auto"
-                                        and os.environ.get("GITLAB_CI") == "true")
-    return token, ("oauth2" if gitlab else "x-access-token")
-
-
 def _github_outputs(result: Any) -> None:
     """The job summary and step outputs GitHub Actions reads, when it provides them."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -83,6 +74,7 @@ def _github_outputs(result: Any) -> None:
 def _cmd_ci(args: argparse.Namespace) -> int:
     from codegen_hook.backends import make_backend
     from codegen_hook.checks import make_checks
+    from codegen_hook.ci.deliver import push_credentials
     from codegen_hook.ci.run import CiOptions, run_ci
     from codegen_hook.forges import HttpOptions, forge_from_env, forge_host
     from codegen_hook.forges.base import Forge
@@ -98,7 +90,7 @@ def _cmd_ci(args: argparse.Namespace) -> int:
         host = forge_host(forge)
         if host:
             allow_hosts([host])   # the forge's API host, and no other, joins loopback
-    token, username = _forge_token(args.forge)
+    token, username = push_credentials(os.environ, args.forge)
     options = CiOptions(base=args.base, head=args.head, mode=args.mode,
                         all_stubs=args.all_stubs, out_dir=args.out,
                         author=_author(args.author), message=args.message,

@@ -30,7 +30,8 @@ from codegen_hook.forges.gitlab import GitLabForge
 from codegen_hook.forges.http import HttpOptions
 
 __all__ = ["BOT_MARKER", "FORGES", "Forge", "GitHubForge", "GitLabForge", "HttpOptions",
-           "Note", "Published", "Review", "Suggestion", "forge_from_env", "forge_host"]
+           "Note", "Published", "Review", "Suggestion", "forge_from_env", "forge_host",
+           "forge_token"]
 
 FORGES = ("auto", "github", "gitlab")
 GITHUB_API = "https://api.github.com"
@@ -88,11 +89,20 @@ def _required(env: Mapping[str, str], name: str, hint: str) -> str:
     return value
 
 
-def _token(env: Mapping[str, str], forge_variable: str, hint: str) -> str:
+def forge_token(env: Mapping[str, str], forge_variable: str) -> str:
+    """CODEGEN_HOOK_FORGE_TOKEN, else the forge's own variable (GITHUB_TOKEN, GITLAB_TOKEN);
+    "" when neither is set."""
     for name in ("CODEGEN_HOOK_FORGE_TOKEN", forge_variable):
         value = env.get(name, "").strip()
         if value:
             return value
+    return ""
+
+
+def _token(env: Mapping[str, str], forge_variable: str, hint: str) -> str:
+    value = forge_token(env, forge_variable)
+    if value:
+        return value
     raise ConfigError(f"no forge token: set CODEGEN_HOOK_FORGE_TOKEN or {forge_variable} "
                       f"({hint})")
 

@@ -19,11 +19,13 @@ import pytest
 
 from codegen_hook.ci.deliver import (
     GITHUB_USERNAME,
+    GITLAB_USERNAME,
     PushRefused,
     RemoteMovedError,
     commit_files,
     format_patch,
     push_commit,
+    push_credentials,
 )
 from codegen_hook.errors import GitError
 
@@ -406,3 +408,22 @@ def test_a_declining_pre_receive_hook_is_push_refused(world: World, served: str)
     with pytest.raises(PushRefused, match="pre-receive hook declined"):
         push(world, new, remote=served, token=TOKEN)
     assert world.remote_tip() == str(world.head)
+
+
+@pytest.mark.parametrize("kind, env, expected", [
+    ("github", {"GITHUB_TOKEN": "gh"}, ("gh", GITHUB_USERNAME)),
+    ("gitlab", {"GITLAB_TOKEN": "gl"}, ("gl", GITLAB_USERNAME)),
+    ("auto", {"GITLAB_CI": "true", "GITLAB_TOKEN": "gl", "GITHUB_TOKEN": "gh"},
+     ("gl", GITLAB_USERNAME)),
+    ("auto", {"GITHUB_ACTIONS": "true", "GITLAB_TOKEN": "gl", "GITHUB_TOKEN": "gh"},
+     ("gh", GITHUB_USERNAME)),
+    # the project's own token wins over the job's
+    ("github", {"CODEGEN_HOOK_FORGE_TOKEN": "pat", "GITHUB_TOKEN": "gh"},
+     ("pat", GITHUB_USERNAME)),
+    # another forge's token is never sent: no token, the remote's own credentials apply
+    ("github", {"GITLAB_TOKEN": "gl"}, ("", GITHUB_USERNAME)),
+    ("gitlab", {"GITLAB_TOKEN": "  "}, ("", GITLAB_USERNAME)),
+])
+def test_push_credentials_take_the_forges_token_and_username(
+        kind: str, env: dict[str, str], expected: tuple[str, str]) -> None:
+    assert push_credentials(env, kind) == expected
