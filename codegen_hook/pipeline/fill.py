@@ -38,7 +38,7 @@ from codegen_hook.pipeline.rank import rank_by_agreement, rank_in_order
 from codegen_hook.pipeline.spec import SpecTest
 from codegen_hook.pipeline.stated import stated_tests
 from codegen_hook.security.redact import redact_secrets
-from codegen_hook.stubs import SourceFile, Stub, splice_bodies, split_lines_keepends
+from codegen_hook.stubs import SourceFile, Stub, filled_function, splice_bodies
 
 __all__ = ["STOP", "StubFiller", "compose_body", "spec_tests"]
 
@@ -486,7 +486,7 @@ class StubFiller:
             reasons.append(_unverified_reason(chosen, self._agreement_needed()))
         if chosen is not None and chosen.problem and not chosen.body:
             reasons.append(chosen.problem)
-        code = _function_text(chosen.spliced, stub, chosen.body) if chosen and chosen.body else ""
+        code = filled_function(chosen.spliced, stub, chosen.body) if chosen and chosen.body else ""
         ordered = sorted(ranking, key=lambda c: c.index)
         return Outcome(
             file=str(source.path), name=stub.name, qualname=stub.qualname,
@@ -527,12 +527,6 @@ def _unverified_reason(cand: Candidate, agreement: int) -> str:
                 "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")
     feedback = _feedback(cand)
     return f"no candidate passed every check and example; the closest one:\n{feedback}"
-
-
-def _function_text(spliced: str, stub: Stub, body: str) -> str:
-    lines = split_lines_keepends(spliced)
-    end = stub.end_line + body.count("\n")
-    return "".join(lines[stub.start_line - 1:end])
 
 
 def _test_json(result: Any) -> dict[str, Any]:

@@ -76,7 +76,8 @@ def test_verified_body_is_written_and_nothing_else_changes(stub_file: Path,
     assert stub_file.read_text() == STUB.replace("    ...\n", "    return s.count(char)\n")
     assert outcome.tests == [{"source": 'count_chars("strawberry", "r")\n', "want": "3\n",
                               "got": "3\n", "passed": True, "error": ""}]
-    assert "return s.count(char)" in outcome.code and outcome.code.startswith("def count")
+    function = STUB[STUB.index("def count"):STUB.index("    ...")] + "    return s.count(char)\n"
+    assert outcome.code == function  # the function alone: not the blank line after it
     assert outcome.sandbox == "bwrap"
 
 
