@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from codegen_hook.backends.llama_batch import BatchContext
     from codegen_hook.config import Settings
 
-__all__ = ["ADAPTER_ROLE", "LlamaCppBackend", "extra_buffers_work", "lora_options"]
+__all__ = ["ADAPTER_ROLE", "LlamaCppBackend", "extra_buffers_work", "lora_options",
+           "model_params"]
 
 ADAPTER_ROLE = "lora-adapter"  # the role a sealed LoRA adapter is sealed for
 
@@ -46,11 +47,12 @@ def extra_buffers_work(llama_cpp: Any) -> bool:
 
 
 @contextlib.contextmanager
-def _model_params(*, extra_buffers: bool) -> Iterator[None]:
-    """Build one `llama_cpp.Llama` with `use_extra_bufts` set to `extra_buffers`.
+def model_params(*, extra_buffers: bool) -> Iterator[None]:
+    """Build `llama_cpp.Llama`s with `use_extra_bufts` set to `extra_buffers` (llama-cpp-python's
+    own server too, run inside this block: tests/backends/test_openai_real_server.py).
 
     `Llama` takes its model parameters from `llama_model_default_params()` and has no
-    argument for this field, so the default is swapped for the duration of the build.
+    argument for this field, so the default is swapped while the block runs.
     """
     import llama_cpp.llama_cpp as low_level
 
@@ -119,7 +121,7 @@ class LlamaCppBackend(Backend):
         if self._fd is not None:
             path = f"/proc/self/fd/{self._fd}"
         try:
-            with _model_params(extra_buffers=extra_buffers_work(llama_cpp)):
+            with model_params(extra_buffers=extra_buffers_work(llama_cpp)):
                 llama = llama_cpp.Llama(model_path=path, n_ctx=self.n_ctx,
                                         n_threads=self.n_threads, verbose=False)
         except (ValueError, RuntimeError) as exc:

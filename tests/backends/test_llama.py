@@ -12,8 +12,7 @@ import llama_cpp
 import llama_cpp.llama_cpp as low_level
 import pytest
 
-from codegen_hook.backends import llama as llama_backend
-from codegen_hook.backends.llama import extra_buffers_work
+from codegen_hook.backends.llama import extra_buffers_work, model_params
 
 NO_AMX = (b"CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | "
           b"LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ")
@@ -39,7 +38,7 @@ def test_the_installed_build_is_read_without_error() -> None:
 
 def test_model_params_set_the_field_only_while_a_model_is_built() -> None:
     before = low_level.llama_model_default_params
-    with llama_backend._model_params(extra_buffers=False):
+    with model_params(extra_buffers=False):
         assert low_level.llama_model_default_params().use_extra_bufts is False
     assert low_level.llama_model_default_params is before
     assert low_level.llama_model_default_params().use_extra_bufts is True  # llama.cpp's
@@ -47,6 +46,6 @@ def test_model_params_set_the_field_only_while_a_model_is_built() -> None:
 
 def test_model_params_are_restored_when_the_build_fails() -> None:
     before = low_level.llama_model_default_params
-    with pytest.raises(ValueError), llama_backend._model_params(extra_buffers=False):
+    with pytest.raises(ValueError), model_params(extra_buffers=False):
         raise ValueError("llama.cpp could not load it")
     assert low_level.llama_model_default_params is before

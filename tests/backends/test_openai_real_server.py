@@ -17,6 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.real_model
 
+# `python -m llama_cpp.server`, with the model loaded as the embedded backend loads it: a
+# build with AMX would die with SIGILL in its extra buffers' kernels (backends/llama.py).
+SERVER = """\
+import runpy, llama_cpp
+from codegen_hook.backends.llama import extra_buffers_work, model_params
+with model_params(extra_buffers=extra_buffers_work(llama_cpp)):
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -29,7 +38,7 @@ def free_port() -> int:
 def llama_server(real_model_path: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model",
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, "--model",
                              str(real_model_path), "--host", "127.0.0.1", "--port", str(port),
                              "--n_ctx", "4096"], stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
