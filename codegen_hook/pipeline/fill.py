@@ -51,20 +51,21 @@ _PER_TEST_S = 3.0        # one test's limit; a hanging candidate costs this per 
 _REPAIR_CANDIDATES = 2   # texts per repair round (one greedy, one sampled), in one batch
 
 
-def _import_keys(text: str) -> set[str]:
+def _import_keys(module: ast.Module) -> set[str]:
+    return {ast.dump(node) for node in module.body
+            if isinstance(node, (ast.Import, ast.ImportFrom))}
+
+
+def _parsed(text: str) -> ast.Module | None:
     try:
-        tree = ast.parse(text)
+        return ast.parse(text)
     except SyntaxError:
-        return set()
-    return {ast.dump(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))}
+        return None
 
 
 def _as_function(code: str) -> ast.Module | None:
     """Statements (a body, its helpers) parsed as the body of a function."""
-    try:
-        return ast.parse("def _():\n" + "\n".join("    " + ln for ln in code.split("\n")))
-    except SyntaxError:
-        return None
+    return _parsed("def _():\n" + "\n".join("    " + ln for ln in code.split("\n")))
 
 
 def _needed(statement: str, used: set[str]) -> bool:
@@ -92,16 +93,12 @@ def _bound_names(tree: ast.AST) -> set[str]:
     return bound
 
 
-def _unimported_modules(tree: ast.Module, module_text: str, imports: list[str]) -> list[str]:
+def _unimported_modules(tree: ast.Module, module: ast.Module, imports: list[str]) -> list[str]:
     """`import m` for each standard-library module the code (`tree`, from _as_function)
     uses by name (`hashlib.md5`) that nothing binds: not the module, the code, its
     imports, nor a builtin. An answer that starts after the stub's docstring
     (answer_prefix) has no place above the `def` for its imports, and the model often
     leaves them out."""
-    try:
-        module = ast.parse(module_text)
-    except SyntaxError:
-        return []
     loaded = {node.id for node in ast.walk(tree)
               if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     bound = _bound_names(tree) | _bound_names(module) | set(dir(builtins))
@@ -116,13 +113,14 @@ def compose_body(extracted: ExtractedCode, module_text: str) -> str:
     """Imports the module lacks and helpers become local statements before the body,
     so nothing outside the stub's own lines changes. Unused imports are dropped;
     standard-library modules used but never imported are imported."""
-    have = _import_keys(module_text)
+    module = _parsed(module_text)   # the user's file, parsed once for both questions
+    have = _import_keys(module) if module is not None else set()
     tree = _as_function("\n".join([*extracted.helpers, extracted.body]))
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} if tree else set()
     missing = [imp for imp in extracted.imports
                if ast.dump(ast.parse(imp).body[0]) not in have and _needed(imp, used)]
-    if tree is not None:
-        missing += _unimported_modules(tree, module_text, list(extracted.imports))
+    if tree is not None and module is not None:
+        missing += _unimported_modules(tree, module, list(extracted.imports))
     if not extracted.helpers:
         return "\n".join([*missing, extracted.body])
     # pycodestyle wants a blank line before a nested definition (E306)
