@@ -52,6 +52,7 @@ class Settings:
     candidates: int = 8                   # first round: one greedy, the rest sampled, one batch
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
+    resample: int = 4                     # later rounds: fresh samples of the first prompt too
     generated_tests: bool = True          # ask the model for assert tests of the spec
     max_generated_tests: int = 10
     probe_tests: int = 8                  # inputs varied from the tests': outputs must agree
@@ -93,7 +94,7 @@ class Settings:
                     "index_max_file_bytes", "verify_agreement"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
-        for key in ("max_generated_tests", "probe_tests", "repair_budget_tokens",
+        for key in ("max_generated_tests", "probe_tests", "repair_budget_tokens", "resample",
                     "repair_budget_seconds", "openai_parallel"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"setting {key} must be 0 or more")

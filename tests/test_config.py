@@ -220,6 +220,7 @@ def test_invalid_choice(repo: Path, source: str) -> None:
     ("sandbox", "podman", "use one of"),
     ("max_rounds", 0, "at least 1"),
     ("candidates", -1, "at least 1"),
+    ("resample", -1, "0 or more"),
     ("timeout", 0, "positive"),
 ])
 def test_validation(repo: Path, key: str, value: Any, message: str) -> None:

@@ -44,6 +44,8 @@ def add_parsers(sub: Any) -> None:
     ablate.add_argument("--ranking", choices=("agreement", "first"),
                         help="agreement: CodeT dual agreement; first: generation order")
     ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
+    ablate.add_argument("--no-resample", action="store_true",
+                        help="later rounds repair only: no fresh samples of the first prompt")
     ablate.add_argument("--no-probes", action="store_true",
                         help="no probe inputs: verified needs agreement on the tests only")
     ablate.add_argument("--no-prefix", action="store_true",
@@ -136,6 +138,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         ablations["ranking"] = args.ranking
     if args.no_repair:
         ablations["max_rounds"] = 1
+    if args.no_resample:
+        ablations["resample"] = 0
     if args.no_probes:
         ablations["probe_tests"] = 0
     if args.no_prefix:

@@ -83,7 +83,9 @@ def _clustered(cands: Cands, columns: str) -> int | None:
 
 
 # (label, rule, rounds): rounds "1" replays the first round's candidates only, "5" the
-# first five of them (the earlier default k), "all" every round's
+# first five of them (the earlier default k), "all" every round's, "repairs" every
+# round's but the fresh samples of later rounds (what repair alone found; a later
+# round's repair saw the fresh samples' failures, so this is the nearest replay)
 STAGES: list[tuple[str, Rule, str]] = [
     ("greedy candidate", _greedy, "1"),
     ("first passing the stated tests", _first_passing, "1"),
@@ -91,6 +93,7 @@ STAGES: list[tuple[str, Rule, str]] = [
     ("agreement, + model tests, first 5 candidates", _agreement("dsm"), "5"),
     ("agreement, + model tests", _agreement("dsm"), "1"),
     ("agreement, + model tests + probe clusters", _clustered, "1"),
+    ("agreement, + repair rounds, fresh samples left out", _agreement("dsm"), "repairs"),
     ("agreement, + repair rounds", _agreement("dsm"), "all"),
 ]
 
@@ -99,6 +102,8 @@ def _candidates(task: TaskResult, rounds: str) -> Cands:
     cands: Cands = task.details["candidates"]
     if rounds == "all":
         return cands
+    if rounds == "repairs":
+        return [c for c in cands if c.get("origin") != "resample"]
     first = [c for c in cands if c["round"] == 1]
     return first[:5] if rounds == "5" else first
 
@@ -121,6 +126,9 @@ def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
     rates["the hook's answer"] = sum(t.passed for t in tasks) / len(tasks)
     rates["oracle, first 5 candidates of round 1"] = sum(
         any(task.details["candidate_passed"][c["index"]] for c in _candidates(task, "5"))
+        for task in tasks) / len(tasks)
+    rates["oracle without the fresh samples"] = sum(
+        any(task.details["candidate_passed"][c["index"]] for c in _candidates(task, "repairs"))
         for task in tasks) / len(tasks)
     rates["oracle: some candidate right"] = sum(
         any(t.details["candidate_passed"]) or t.passed for t in tasks) / len(tasks)

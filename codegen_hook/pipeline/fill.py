@@ -147,12 +147,12 @@ def _feedback(candidate: Candidate) -> str:
     return "\n".join(lines)
 
 
-def _disputed_examples(first_round: list[Candidate]) -> dict[str, str]:
+def _disputed_examples(independent: list[Candidate]) -> dict[str, str]:
     """Examples that every independent candidate (at least two) answered alike and
     differently from the docstring: the example itself may be wrong."""
     answers: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
-    for cand in first_round:
+    for cand in independent:
         if not cand.ran or cand.examples is None:
             continue
         for result in cand.examples.results:
@@ -161,7 +161,7 @@ def _disputed_examples(first_round: list[Candidate]) -> dict[str, str]:
             key = result.source.strip()
             counts[key] = counts.get(key, 0) + (0 if result.passed else 1)
             answers.setdefault(key, set()).add(result.got.strip() if not result.passed else "=")
-    ran = [c for c in first_round if c.ran]
+    ran = [c for c in independent if c.ran]
     return {key: next(iter(got)) for key, got in answers.items()
             if len(ran) >= 2 and counts[key] == len(ran) and len(got) == 1}
 
@@ -256,12 +256,13 @@ class StubFiller:
             max_tokens=max_tokens, seed=schedule[0][1], schedule=tuple(schedule),
             stop=STOP, prefix=prefix if self.settings.answer_prefix else "")
 
-    def _generate(self, messages: list[Message], schedule: list[tuple[float, int | None]],
-                  prefix: str, tests_for: Stub | None = None) -> tuple[list[str], str]:
-        """The candidates' texts; with `tests_for`, the model's tests of that stub too,
-        asked apart from the code (the model never sees its tests and code together),
-        in the same call so a batching backend decodes both at once."""
-        requests = [self._request(messages, schedule, self.settings.max_tokens, prefix)]
+    def _generate(self, asks: list[tuple[list[Message], list[tuple[float, int | None]]]],
+                  prefix: str, tests_for: Stub | None = None) -> tuple[list[list[str]], str]:
+        """The texts for each ask (messages, schedule), all in one call so a batching
+        backend decodes them together; with `tests_for`, the model's tests of that stub
+        too, asked apart from the code (the model never sees its tests and code together)."""
+        requests = [self._request(messages, schedule, self.settings.max_tokens, prefix)
+                    for messages, schedule in asks]
         if tests_for is not None:
             asked, _ = _redacted(model_tests_messages(tests_for,
                                                       self.settings.max_generated_tests))
@@ -275,9 +276,31 @@ class StubFiller:
             self._count("completion_tokens", completion.completion_tokens)
             self._count("prompt_tokens", completion.prompt_tokens)
         if tests_for is None:
-            return completions[0].texts, ""
+            return [c.texts for c in completions], ""
         self._count("tests_tokens", completions[0].completion_tokens)
-        return completions[1].texts, (completions[0].texts or [""])[0]
+        return [c.texts for c in completions[1:]], (completions[0].texts or [""])[0]
+
+    def _asks(self, round_no: int, base: list[Message],
+              repair: list[Message] | None) -> list[tuple[str, list[Message],
+                                                          list[tuple[float, int | None]]]]:
+        """What a round asks for, as (origin, messages, schedule). Round 1: `candidates`
+        texts of the stub's prompt. A later round: a repair of the best failing candidate
+        (if anything failed that it could address), and `resample` fresh samples of the
+        first prompt beside it: for small models, new samples find right programs about as
+        often as repairs do (Olausson et al. 2023, "Is Self-Repair a Silver Bullet?"), and
+        they can also supply the second, agreeing candidate that `verified` needs."""
+        if round_no == 1:
+            return [("first", base, self._schedule(1, self.settings.candidates))]
+        asks: list[tuple[str, list[Message], list[tuple[float, int | None]]]] = []
+        if repair is not None:
+            asks.append(("repair", repair, self._schedule(
+                round_no, min(_REPAIR_CANDIDATES, self.settings.candidates))))
+        fresh = self.settings.resample if self.settings.candidates > 1 else 0
+        if fresh:
+            seed = self.settings.seed + 1000 * round_no + 500   # apart from the repairs' seeds
+            asks.append(("resample", base, [(self.settings.sample_temperature, seed + i)
+                                            for i in range(fresh)]))
+        return asks
 
     def _schedule(self, round_no: int, n: int) -> list[tuple[float, int | None]]:
         """One greedy text, the rest sampled; seeds fixed by settings.seed and the round,
@@ -409,20 +432,20 @@ class StubFiller:
         ranking: list[Candidate] = []
         winner: Candidate | None = None
         notes: list[str] = []
-        messages = base
+        repair: list[Message] | None = None
         try:
             ask_tests = self.settings.generated_tests and not stub.is_method
             for round_no in range(1, self.settings.max_rounds + 1):
                 if round_no > 1 and (spent := self._over_budget(start)):
                     notes.append(spent)
                     break
+                asks = self._asks(round_no, base, repair)
+                if not asks:   # nothing to repair, and no fresh samples configured
+                    break
                 self._event("round", source.path, stub, f"round {round_no}")
-                n = self.settings.candidates if round_no == 1 else min(
-                    _REPAIR_CANDIDATES, self.settings.candidates)
                 before = self._timings.get("completion_tokens", 0.0)
-                schedule = self._schedule(round_no, n)
                 texts, tests_text = self._generate(
-                    messages, schedule, prefix,
+                    [(messages, schedule) for _, messages, schedule in asks], prefix,
                     stub if round_no == 1 and ask_tests else None)
                 if tests_text:
                     tests = merge_tests(stated, parse_model_tests(
@@ -432,9 +455,12 @@ class StubFiller:
                 if round_no > 1:
                     self._count("repair_tokens",
                                 self._timings.get("completion_tokens", 0.0) - before)
-                new = [Candidate(round_no, len(tried) + i, temperature, seed, text)
-                       for i, ((temperature, seed), text)
-                       in enumerate(zip(schedule, texts))]
+                new: list[Candidate] = []
+                for (origin, _, schedule), answers in zip(asks, texts):
+                    new += [Candidate(round_no, len(tried) + len(new) + i, temperature, seed,
+                                      text, origin)
+                            for i, ((temperature, seed), text)
+                            in enumerate(zip(schedule, answers))]
                 for cand in new:
                     self._prepare(cand, source, stub)
                 self._run_untrusted_tests(new, source, stub, tests)
@@ -444,10 +470,10 @@ class StubFiller:
                     break
                 best = min(ranking, key=Candidate.badness)
                 feedback = _feedback(best)
-                if not feedback:  # nothing failed that a repair could address
-                    break
-                messages, found = _redacted(repair_messages(base, best.answer, feedback))
-                redactions.update(found)
+                repair = None
+                if feedback:   # something failed that a repair could address
+                    repair, found = _redacted(repair_messages(base, best.answer, feedback))
+                    redactions.update(found)
         except CodegenHookError as exc:
             notes.insert(0, str(exc))
         self._timings["total_s"] = time.perf_counter() - start
@@ -469,7 +495,8 @@ class StubFiller:
         chosen = winner or (min(ranking, key=Candidate.badness) if ranking else None)
         verdict: OutcomeVerdict = "verified" if winner else "unverified"
         if chosen is not None and winner is not None:
-            disputed = _disputed_examples([c for c in ranking if c.round == 1])
+            # independent: never shown a failure (the first round, the fresh samples)
+            disputed = _disputed_examples([c for c in ranking if c.origin != "repair"])
             for result in chosen.examples.results if chosen.examples else ():
                 got = disputed.get(result.source.strip())
                 if got is not None and result.passed:
@@ -533,7 +560,8 @@ def _test_json(result: Any) -> dict[str, Any]:
 
 
 def _candidate_json(cand: Candidate, tests: list[SpecTest]) -> dict[str, Any]:
-    return {"round": cand.round, "index": cand.index, "temperature": cand.temperature,
+    return {"round": cand.round, "origin": cand.origin, "index": cand.index,
+            "temperature": cand.temperature,
             "seed": cand.seed, "problem": cand.problem,
             "failed_examples": cand.failed_examples, "findings": len(cand.findings),
             "sandbox_verdict": cand.examples.run.verdict if cand.examples else None,

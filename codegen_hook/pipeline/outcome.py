@@ -25,6 +25,7 @@ class Candidate:
     temperature: float
     seed: int | None
     answer: str
+    origin: str = "first"                # first (round 1) | repair | resample (later rounds)
     body: str = ""
     spliced: str = ""
     problem: str = ""

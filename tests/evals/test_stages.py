@@ -32,9 +32,11 @@ def test_each_stage_picks_as_its_rule_says() -> None:
         "agreement, + model tests, first 5 candidates": 0.5,
         "agreement, + model tests": 0.5,    # 2 and 3 agree on d and m
         "agreement, + model tests + probe clusters": 0.5,  # no probes: the same
+        "agreement, + repair rounds, fresh samples left out": 1.0,  # none recorded
         "agreement, + repair rounds": 1.0,  # the repaired candidate of task two
         "the hook's answer": 1.0,
         "oracle, first 5 candidates of round 1": 0.5,
+        "oracle without the fresh samples": 1.0,
         "oracle: some candidate right": 1.0,
     }
 
@@ -52,6 +54,19 @@ def test_probe_clusters_and_the_first_five_candidates() -> None:
     assert rates["agreement, + model tests + probe clusters"] == 1.0  # the larger cluster
     assert rates["agreement, + model tests, first 5 candidates"] == 0.0
     assert rates["oracle, first 5 candidates of round 1"] == 0.5
+    assert rates["oracle: some candidate right"] == 1.0
+
+
+def test_fresh_samples_are_told_apart_from_repairs() -> None:
+    """Only a fresh sample of the second round passes, and it is right: every round's
+    candidates find it; the replay without fresh samples falls back to a wrong one."""
+    one = task([(1, "0"), (2, "0"), (2, "1")], [False, False, True], "d", passed=True)
+    for cand, origin in zip(one.details["candidates"], ["first", "repair", "resample"]):
+        cand["origin"] = origin
+    rates = stage_rates([one])
+    assert rates["agreement, + repair rounds"] == 1.0
+    assert rates["agreement, + repair rounds, fresh samples left out"] == 0.0
+    assert rates["oracle without the fresh samples"] == 0.0
     assert rates["oracle: some candidate right"] == 1.0
 
 

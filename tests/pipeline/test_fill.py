@@ -46,7 +46,7 @@ def run_fill(paths: list[Path], backend: Backend | Exception, tmp_path: Path,
              sandbox: Sandbox | None = None, check_only: bool = False,
              **settings: object) -> FillReport:
     base = {"candidates": 1, "max_rounds": 2, "checks": ("flake8",), "timeout": 5.0,
-            "generated_tests": False}
+            "generated_tests": False, "resample": 0}
     base.update(settings)
     config = Settings(**base)  # type: ignore[arg-type]
 
@@ -399,6 +399,49 @@ def test_probes_tell_apart_candidates_that_agree_on_every_test(tmp_path: Path) -
     # a probe never counts as passed or failed in the ranking: both still pass alike
     assert [c["group"] for c in probed.candidates] == [2, 2]
     assert all(len(c["outputs"]) == 4 for c in probed.candidates)
+
+
+def test_later_rounds_add_fresh_samples_of_the_first_prompt(stub_file: Path,
+                                                            tmp_path: Path) -> None:
+    """Both first candidates fail the example; the second round asks for a repair and,
+    in the same call, for fresh samples of the first prompt. Two of those agree and are
+    right: verified, and the record says where each candidate came from."""
+    right = fence("return s.count(char)")
+    backend = ScriptedBackend([WRONG, WRONG, WRONG, WRONG, right, right])
+    report = run_fill([stub_file], backend, tmp_path, candidates=2, max_rounds=2,
+                      resample=2)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "verified" and outcome.body == "return s.count(char)"
+    first, repair, fresh = backend.requests
+    assert fresh.messages == first.messages and repair.messages != first.messages
+    assert 'returned 2, expected 3' in repair.messages[-1].content
+    assert fresh.schedule == ((0.8, 2500), (0.8, 2501))   # seeds apart from the repair's
+    assert [(c["round"], c["origin"]) for c in outcome.candidates] == [
+        (1, "first"), (1, "first"), (2, "repair"), (2, "repair"),
+        (2, "resample"), (2, "resample")]
+    assert outcome.selection["index"] == 4
+
+
+@pytest.mark.parametrize("resample, verdict, asked", [(0, "unverified", 1), (2, "verified", 2)])
+def test_fresh_samples_can_confirm_a_lone_right_candidate(
+        stub_file: Path, tmp_path: Path, resample: int, verdict: str, asked: int) -> None:
+    """The greedy answer passes the example but no other candidate agrees: nothing failed
+    that a repair could address. Without fresh samples the loop stops there, unverified;
+    with them, a second right program turns up and confirms it."""
+    right = fence("return s.count(char)")
+    backend = ScriptedBackend([right, WRONG, right, WRONG])
+    report = run_fill([stub_file], backend, tmp_path, candidates=2, max_rounds=2,
+                      resample=resample)
+    [outcome] = report.outcomes
+    assert outcome.verdict == verdict, outcome.reasons
+    assert outcome.body == "return s.count(char)" and len(backend.requests) == asked
+
+
+def test_one_candidate_a_round_means_no_fresh_samples(stub_file: Path,
+                                                      tmp_path: Path) -> None:
+    backend = ScriptedBackend([WRONG, RIGHT])
+    report = run_fill([stub_file], backend, tmp_path, candidates=1, max_rounds=2, resample=4)
+    assert report.outcomes[0].verdict == "verified" and len(backend.requests) == 2
 
 
 def test_the_answer_starts_with_the_stubs_own_lines(tmp_path: Path) -> None:
