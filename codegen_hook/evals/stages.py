@@ -108,6 +108,12 @@ def _candidates(task: TaskResult, rounds: str) -> Cands:
     return first[:5] if rounds == "5" else first
 
 
+def _picked_right(task: TaskResult, rule: Rule, rounds: str) -> bool:
+    cands = _candidates(task, rounds)
+    chosen = rule(cands, task.details["selection"].get("tests", ""))
+    return chosen is not None and bool(task.details["candidate_passed"][cands[chosen]["index"]])
+
+
 def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
     """Pass rate of each stage's pick, the hook's answer, and the oracle (some
     candidate right); None when the results carry no per-candidate scores."""
@@ -116,14 +122,14 @@ def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
         return None
     rates: dict[str, float] = {}
     for label, rule, rounds in STAGES:
-        right = 0
-        for task in tasks:
-            cands = _candidates(task, rounds)
-            chosen = rule(cands, task.details["selection"].get("tests", ""))
-            if chosen is not None:
-                right += bool(task.details["candidate_passed"][cands[chosen]["index"]])
-        rates[label] = right / len(tasks)
+        rates[label] = sum(_picked_right(t, rule, rounds) for t in tasks) / len(tasks)
     rates["the hook's answer"] = sum(t.passed for t in tasks) / len(tasks)
+    # where nothing verified, fill._fallback answers with the rule of the last stage
+    # (agreement over every round): replayed, for runs made before it did
+    every_round = _agreement("dsm")
+    rates["verified answers as given, the others agreement's pick"] = sum(
+        t.passed if t.verdict == "verified" else _picked_right(t, every_round, "all")
+        for t in tasks) / len(tasks)
     rates["oracle, first 5 candidates of round 1"] = sum(
         any(task.details["candidate_passed"][c["index"]] for c in _candidates(task, "5"))
         for task in tasks) / len(tasks)

@@ -491,8 +491,7 @@ class StubFiller:
                  winner: Candidate | None, notes: list[str],
                  tests: list[SpecTest]) -> Outcome:
         reasons: list[str] = list(notes)
-        # The answer: the winner, else the ranking's best among the least broken.
-        chosen = winner or (min(ranking, key=Candidate.badness) if ranking else None)
+        chosen = winner or _fallback(ranking)
         verdict: OutcomeVerdict = "verified" if winner else "unverified"
         if chosen is not None and winner is not None:
             # independent: never shown a failure (the first round, the fresh samples)
@@ -537,6 +536,18 @@ def _redacted(messages: list[Message]) -> tuple[list[Message], Counter[str]]:
         kinds.update(result.kinds())
         out.append(Message(message.role, result.text) if result.count else message)
     return out, kinds
+
+
+def _fallback(ranking: list[Candidate]) -> Candidate | None:
+    """The answer when nothing is verified: the best-ranked candidate that passes every
+    stated test; else the best-ranked one that ran (agreement, not the count of failed
+    examples: when every candidate fails some, the examples may be the wrong ones, as
+    in HumanEval/116); else the least broken. Findings do not decide: only the
+    candidates the checks reached have any, so counting them punished being checked."""
+    for pool in ([c for c in ranking if _passes_stated(c)], [c for c in ranking if c.ran]):
+        if pool:
+            return pool[0]
+    return min(ranking, key=Candidate.badness) if ranking else None
 
 
 def _unverified_reason(cand: Candidate, agreement: int) -> str:

@@ -35,6 +35,7 @@ def test_each_stage_picks_as_its_rule_says() -> None:
         "agreement, + repair rounds, fresh samples left out": 1.0,  # none recorded
         "agreement, + repair rounds": 1.0,  # the repaired candidate of task two
         "the hook's answer": 1.0,
+        "verified answers as given, the others agreement's pick": 1.0,
         "oracle, first 5 candidates of round 1": 0.5,
         "oracle without the fresh samples": 1.0,
         "oracle: some candidate right": 1.0,
@@ -68,6 +69,17 @@ def test_fresh_samples_are_told_apart_from_repairs() -> None:
     assert rates["agreement, + repair rounds, fresh samples left out"] == 0.0
     assert rates["oracle without the fresh samples"] == 0.0
     assert rates["oracle: some candidate right"] == 1.0
+
+
+def test_unverified_answers_are_replayed_with_agreement() -> None:
+    """Unverified, the hook answered with the candidate failing fewer examples (wrong);
+    agreement's pick is the group of two (right). A verified answer stays as it was."""
+    one = task([(1, "10"), (1, "01"), (1, "01")], [False, True, True], "dd", passed=False)
+    one.verdict = "unverified"
+    two = task([(1, "1")], [False], "d", passed=True)
+    rates = stage_rates([one, two])
+    assert rates["the hook's answer"] == 0.5
+    assert rates["verified answers as given, the others agreement's pick"] == 1.0
 
 
 def test_no_per_candidate_scores_means_no_stages() -> None:

@@ -444,6 +444,22 @@ def test_one_candidate_a_round_means_no_fresh_samples(stub_file: Path,
     assert report.outcomes[0].verdict == "verified" and len(backend.requests) == 2
 
 
+def test_unverified_answer_is_agreements_pick_not_the_fewest_failures(tmp_path: Path) -> None:
+    """No candidate passes every example. The greedy one fails one of three; three others
+    agree with each other and fail two. When every candidate fails some example the
+    examples may be the wrong ones (HumanEval/116): the answer is agreement's pick."""
+    path = tmp_path / "f.py"
+    path.write_text('def f(x: int) -> int:\n    """Something of x.\n\n    >>> f(2)\n    2\n'
+                    '    >>> f(3)\n    3\n    >>> f(4)\n    16\n    """\n    ...\n')
+    sig = "def f(x: int) -> int:"
+    answers = [fence("return x", sig)] + [fence("return x * x", sig)] * 3
+    report = run_fill([path], ScriptedBackend(answers), tmp_path, candidates=4, max_rounds=1,
+                      probe_tests=0)
+    [outcome] = report.outcomes
+    assert outcome.verdict == "unverified" and outcome.body == "return x * x"
+    assert [c["failed_examples"] for c in outcome.candidates] == [1, 2, 2, 2]
+
+
 def test_the_answer_starts_with_the_stubs_own_lines(tmp_path: Path) -> None:
     path = tmp_path / "sq.py"
     path.write_text(SQUARE)
