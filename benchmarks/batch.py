@@ -35,7 +35,7 @@ from codegen_hook.backends.llama import LlamaCppBackend
 from codegen_hook.backends.llama_batch import chat_prompt, context_needed, generate
 from codegen_hook.config import Settings, data_dir
 from codegen_hook.models import DEFAULT_MODEL, resolve_model_path
-from codegen_hook.pipeline.fill import STOP
+from codegen_hook.pipeline.generate import STOP
 from codegen_hook.pipeline.prompts import answer_prefix, stub_messages
 from codegen_hook.stubs import find_stubs
 

@@ -14,40 +14,46 @@ Static checks (flake8, mypy) are not replayed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from codegen_hook.evals.results import ResultsLog, TaskResult
-from codegen_hook.evals.stages import stage_rates
+from codegen_hook.evals.stages import fill_records, stage_rates
+from codegen_hook.pipeline import select
+from codegen_hook.pipeline.candidate import Candidate
+from codegen_hook.pipeline.spec import SpecTest
 
 
 def _stated_count(task: TaskResult) -> int:
-    return sum(c in "ds" for c in task.details["selection"].get("tests", ""))
+    tests, _ = fill_records(task)
+    return sum(t.stated for t in tests)
 
 
 def _group(task: TaskResult) -> int:
     return int(task.details["selection"].get("group", 0))
 
 
+def _chosen(task: TaskResult) -> Candidate | None:
+    index = task.details["selection"].get("index")
+    return next((c for c in fill_records(task)[1] if c.index == index), None)
+
+
 def _agree_on_tests(task: TaskResult) -> int:
     """How many candidates computed what the answer computed on every test, the probes
-    left out: the agreement `verified` needed before probes."""
-    columns = task.details["selection"].get("tests", "")
-    cands = task.details["candidates"]
-    index = task.details["selection"].get("index")
-    chosen = next((c for c in cands if c["index"] == index), None)
-    if chosen is None or not chosen.get("outputs"):
+    left out: the agreement `verified` needed before probes (select.rank's `agree`,
+    over the tests without the probes)."""
+    tests, cands = fill_records(task)
+    chosen = _chosen(task)
+    if chosen is None or not chosen.ran:
         return 0
-
-    def on_tests(cand: dict[str, Any]) -> tuple[str, ...] | None:
-        outs = cand.get("outputs") or []
-        if not cand.get("ran") or len(outs) != len(columns):
-            return None
-        return tuple(o for o, col in zip(outs, columns) if col != "p")
-    key = on_tests(chosen)
-    return sum(on_tests(c) == key for c in cands) if key is not None else 0
+    keep = [j for j, t in enumerate(tests) if t.kind != "probe"]
+    unprobed = [SpecTest("", "", "docstring")] * len(keep)   # only the answers count
+    trimmed = [dataclasses.replace(c, results=tuple(c.results[j] for j in keep))
+               if c.ran else c for c in cands]
+    ranked = select.rank(trimmed, unprobed)
+    return next(r.agree for r in ranked if cands[r.index].index == chosen.index)
 
 
 def _verified_without_probes(task: TaskResult) -> bool:
@@ -56,34 +62,26 @@ def _verified_without_probes(task: TaskResult) -> bool:
     answer kept is the hook's, where without probes another might have won."""
     if task.verdict == "verified":
         return True
-    columns = task.details["selection"].get("tests", "")
-    index = task.details["selection"].get("index")
-    chosen = next((c for c in task.details["candidates"] if c["index"] == index), None)
-    if chosen is None or not chosen.get("ran") or chosen.get("findings", 0):
+    tests, _ = fill_records(task)
+    chosen = _chosen(task)
+    if chosen is None or chosen.findings or not select.passes_stated(chosen, tests):
         return False
-    passes = chosen.get("passes", "")
-    stated = [ok for ok, col in zip(passes, columns) if col in "ds"]
-    return bool(stated) and all(ok == "1" for ok in stated) and _agree_on_tests(task) >= 2
+    return bool(select.stated_results(chosen, tests)) and _agree_on_tests(task) >= 2
 
 
 def _cluster_margin(task: TaskResult) -> int:
     """Among candidates passing the stated tests: the size of the answer's output cluster
     (same results on every test and probe) less the size of the largest other one."""
-    columns = task.details["selection"].get("tests", "")
-    index = task.details["selection"].get("index")
-    keys: dict[int, tuple[str, ...]] = {}
-    for cand in task.details["candidates"]:
-        outs, passes = cand.get("outputs") or [], cand.get("passes", "")
-        if not cand.get("ran") or len(outs) != len(columns) or len(passes) != len(columns):
-            continue
-        if all(ok == "1" for ok, col in zip(passes, columns) if col in "ds"):
-            keys[cand["index"]] = tuple(outs)
-    if index not in keys:
+    tests, cands = fill_records(task)
+    chosen = _chosen(task)
+    passing = [c for c in cands if select.passes_stated(c, tests)]
+    if chosen is None or chosen not in passing:
         return 0
     sizes: dict[tuple[str, ...], int] = {}
-    for key in keys.values():
+    for cand in passing:
+        key = tuple(r.answer for r in cand.results)
         sizes[key] = sizes.get(key, 0) + 1
-    own = sizes.pop(keys[index])
+    own = sizes.pop(tuple(r.answer for r in chosen.results))
     return own - max(sizes.values(), default=0)
 
 

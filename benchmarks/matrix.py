@@ -6,7 +6,8 @@ candidate: measured, printed (never asserted in a test).
 The stub has ten doctest examples; five different correct bodies are spliced in. Case
 "matrix" is one `matrix_job` (5 candidates x 10 doctest-kind tests) through
 `BwrapSandbox`, timed around build + `Sandbox.run` + `read_matrix`; case "examples x 5"
-is five `examples_job` runs, one per candidate, timed the same way. Rounds alternate
+is five one-candidate `matrix_job` runs, one sandbox start per candidate, timed the
+same way. Rounds alternate
 the order of the two cases; medians, p10 and p90 are printed with the load average.
 """
 
@@ -26,9 +27,8 @@ from typing import Any
 from codegen_hook.config import Settings
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.isolation.bwrap import BwrapSandbox
-from codegen_hook.pipeline.examples import docstring_examples, examples_job, read_example_results
 from codegen_hook.pipeline.matrix import matrix_job, read_matrix
-from codegen_hook.pipeline.spec import SpecTest
+from codegen_hook.pipeline.spec import SpecTest, docstring_examples
 from codegen_hook.stubs import Stub, find_stubs, splice_bodies
 
 MODULE = '''\
@@ -134,14 +134,15 @@ def matrix_case(sandbox: Sandbox, stub: Stub, path: Path, modules: list[str],
 
 
 def examples_case(sandbox: Sandbox, stub: Stub, path: Path, modules: list[str],
-                  settings: Settings) -> Callable[[], None]:
+                  tests: list[SpecTest], settings: Settings) -> Callable[[], None]:
     def once() -> None:
         for spliced in modules:
-            job, marker = examples_job(stub, path, spliced, settings.timeout, settings.memory_mb)
-            report = read_example_results(sandbox.run(job), marker)
-            passed = sum(r.passed for r in report.results)
-            if report.problem or passed != TESTS:
-                raise BenchmarkError(f"examples: {passed}/{TESTS}; {report.problem}")
+            job, marker = matrix_job(stub, path, [spliced], tests, timeout=settings.timeout,
+                                     memory_mb=settings.memory_mb)
+            matrix = read_matrix(sandbox.run(job), marker, 1, len(tests))
+            passed = sum(r.passed for r in matrix.results[0])
+            if matrix.problems[0] or passed != TESTS:
+                raise BenchmarkError(f"examples: {passed}/{TESTS}; {matrix.problems[0]}")
     return once
 
 
@@ -185,7 +186,7 @@ def main() -> int:
             stub, path, modules, tests = setup(Path(tmp))
             cases = {"matrix": matrix_case(sandbox, stub, path, modules, tests, settings),
                      f"examples x {len(modules)}": examples_case(sandbox, stub, path, modules,
-                                                                 settings)}
+                                                                 tests, settings)}
             samples = measure(cases, args.runs, args.warmup)
     except BenchmarkError as exc:
         print(f"matrix benchmark: {exc}", file=sys.stderr)

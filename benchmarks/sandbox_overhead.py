@@ -7,7 +7,7 @@
    `DockerSandbox()`, against a bare `/usr/bin/python3 -I -S -c pass` (and `-I` without
    `-S`: the sandboxes run `python3 -I -B`, which imports `site`). Timed around
    `Sandbox.run`, so the host side (job folder, uid slot, container create/remove) counts.
-2. A whole candidate x tests batch: the real `examples_job` for a stub with eight doctest
+2. A whole candidate x tests batch: the real `matrix_job` for a stub with eight doctest
    examples and a correct body spliced in, as `StubFiller` times it for `sandbox_s` (build
    the job, run it, read the report), against the same job run by `UnsandboxedRunner`
    (which runs sys.executable: here a Python of its own, slower to start than the
@@ -47,7 +47,8 @@ from codegen_hook.isolation.docker import DockerSandbox
 from codegen_hook.isolation.process import (Limits, release_job_files, run_untrusted_process,
                                             write_job_files)
 from codegen_hook.isolation.unsafe import UnsandboxedRunner
-from codegen_hook.pipeline.examples import examples_job, read_example_results
+from codegen_hook.pipeline.matrix import matrix_job, read_matrix
+from codegen_hook.pipeline.spec import spec_tests
 from codegen_hook.stubs import Stub, find_stubs, splice_bodies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,13 +243,16 @@ def batch_stub(folder: Path) -> tuple[Stub, Path, str]:
 def batch_case(sandbox: Sandbox, stub: Stub, path: Path, spliced: str,
                settings: Settings) -> Callable[[], None]:
     """What StubFiller times as sandbox_s for one candidate: build, run, read."""
+    tests = spec_tests(stub)
+
     def once() -> None:
-        job, marker = examples_job(stub, path, spliced, settings.timeout, settings.memory_mb)
-        report = read_example_results(sandbox.run(job), marker)
-        passed = sum(r.passed for r in report.results)
-        if report.problem or passed != BATCH_EXAMPLES:
+        job, marker = matrix_job(stub, path, [spliced], tests, timeout=settings.timeout,
+                                 memory_mb=settings.memory_mb)
+        matrix = read_matrix(sandbox.run(job), marker, 1, len(tests))
+        passed = sum(r.passed for r in matrix.results[0])
+        if matrix.problems[0] or passed != BATCH_EXAMPLES:
             raise BenchmarkError(f"{sandbox.name}: {passed}/{BATCH_EXAMPLES} examples passed; "
-                                 f"{report.problem or report.results}")
+                                 f"{matrix.problems[0] or matrix.results[0]}")
     return once
 
 
@@ -370,7 +374,7 @@ def print_startup(part: dict[str, Any]) -> None:
 
 
 def print_batch(part: dict[str, Any]) -> None:
-    print(f"\n2. One candidate x {part['examples']} doctest examples (examples_job), "
+    print(f"\n2. One candidate x {part['examples']} doctest examples (matrix_job), "
           f"{next(iter(part['cases'].values()))['runs']} runs each; "
           f"load {part['load_before']} -> {part['load_after']}")
     print(f"   {'case':36} {'median ms':>9} {'p10 ms':>9} {'p90 ms':>9} "

@@ -21,11 +21,11 @@ def _cell(text: str) -> str:
 
 
 def _tests(outcome: Outcome) -> str:
-    stated = f"{sum(t['passed'] for t in outcome.tests)}/{len(outcome.tests)}"
-    model = [t for t in outcome.generated_tests if t["passed"] is not None]
+    stated = f"{sum(t.passed for t in outcome.tests)}/{len(outcome.tests)}"
+    model = [t for t in outcome.generated_tests if t.passed is not None]
     if not model:
         return stated
-    return f"{stated} (+ {sum(bool(t['passed']) for t in model)}/{len(model)} model-written)"
+    return f"{stated} (+ {sum(bool(t.passed) for t in model)}/{len(model)} model-written)"
 
 
 def _checks(outcome: Outcome) -> str:

@@ -209,7 +209,7 @@ def _commit_message(title: str, outcomes: Sequence[tuple[str, Outcome]]) -> str:
     lines = [title, ""]
     for rel, o in outcomes:
         if o.verdict == "verified":
-            tests = f"{sum(t['passed'] for t in o.tests)}/{len(o.tests)}"
+            tests = f"{sum(t.passed for t in o.tests)}/{len(o.tests)}"
             lines.append(f"- {rel}::{o.qualname}: verified ({tests} docstring tests, "
                          f"checks clean, sandbox {o.sandbox}, model {o.model})")
     return "\n".join(lines) + "\n"

@@ -80,7 +80,7 @@ def _render_fill(report: FillReport, settings: Settings) -> None:
         for skipped in file.skipped:
             print(f"{file.path}:{skipped.line}: {skipped.qualname}: skipped: {skipped.reason}")
         for outcome in file.outcomes:
-            tests = sum(t["passed"] for t in outcome.tests)
+            tests = sum(t.passed for t in outcome.tests)
             where = f"{outcome.file}:{outcome.line}: {outcome.qualname}"
             state = ("written" if outcome.written else
                      "not written (--check)" if report.check_only and outcome.body else

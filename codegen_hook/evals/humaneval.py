@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import json
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -27,9 +29,10 @@ from codegen_hook.evals.report import write_report
 from codegen_hook.evals.results import ResultsLog, Summary, TaskResult, summarize
 from codegen_hook.isolation.base import Sandbox, SandboxJob
 from codegen_hook.pipeline.extract import extract_body
-from codegen_hook.pipeline.fill import compose_body
+from codegen_hook.pipeline.prepare import compose_body
 from codegen_hook.pipeline.prompts import answer_prefix, stub_messages
 from codegen_hook.pipeline.run import fill_paths
+from codegen_hook.sandboxed import program_text
 from codegen_hook.security.perms import private_folder
 from codegen_hook.stubs import (Stub, filled_function, find_stubs, splice_bodies,
                                 split_lines_keepends)
@@ -172,11 +175,14 @@ def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
             f"the prompt holds no stub named {entry_point}"]
         return Answer("failed", "", "", seconds, reasons=why)
     module = splice_bodies(text, [(stub, outcome.body)], "\n") if outcome.body else ""
-    candidates = [{k: v for k, v in c.items() if k != "body"} for c in outcome.candidates]
+    record = outcome.to_json()
+    # the fill's records, so eval replays pipeline/select.py over them (evals/stages.py)
     details = {"timings": {k: round(v, 3) for k, v in outcome.timings.items()},
-               "selection": outcome.selection, "candidates": candidates,
-               "generated_tests": outcome.generated_tests}
-    modules = [splice_bodies(text, [(stub, c["body"])], "\n") if c.get("body") else ""
+               "selection": record["selection"], "spec": record["spec"],
+               "candidates": [{k: v for k, v in c.items() if k != "body"}
+                              for c in record["candidates"]],
+               "generated_tests": record["generated_tests"]}
+    modules = [splice_bodies(text, [(stub, c.body)], "\n") if c.body else ""
                for c in outcome.candidates]
     return Answer(outcome.verdict, module, outcome.code, seconds,
                   int(outcome.timings.get("completion_tokens", 0)), outcome.attempts,
@@ -228,12 +234,16 @@ def score_with_hidden_tests(task: Task, module_text: str, sandbox: Sandbox,
     once the answer is final: nothing it learns may flow back into the answer."""
     if not module_text:
         return HiddenScore(False, "", "no code to score")
-    program = module_text + "\n" + task.test + f"\ncheck({task.entry_point})\n"
-    result = sandbox.run(SandboxJob(files={"hidden_tests.py": program},
-                                    entry="hidden_tests.py", timeout=settings.timeout,
-                                    memory_mb=settings.memory_mb))
-    passed = result.ok and result.exit_code == 0
-    detail = "" if passed else (result.stderr.strip()[-500:] or result.verdict)
+    token = f"@@codegen-hook-{secrets.token_hex(8)}@@"
+    files = {"hidden_tests.py": program_text("hidden_tests"), "answer.py": module_text,
+             "check.py": task.test,
+             "score.json": json.dumps({"token": token, "entry_point": task.entry_point})}
+    result = sandbox.run(SandboxJob(files=files, entry="hidden_tests.py",
+                                    timeout=settings.timeout, memory_mb=settings.memory_mb))
+    # a pass is the program's own report after `check` returned, never the exit status
+    passed = result.ok and any(line == f"{token} passed" for line in result.stdout.splitlines())
+    detail = "" if passed else (result.stderr.strip()[-500:] or result.verdict
+                                or "no report of a pass")
     return HiddenScore(passed, result.verdict, detail)
 
 

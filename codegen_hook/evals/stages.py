@@ -1,10 +1,11 @@
-"""Pass rate by stage of the flow, replayed over one run's recorded test matrix.
+"""Pass rate by stage of the flow, replayed over one run's recorded fills.
 
-`eval humaneval` keeps each candidate's row of the test matrix (which tests it passed;
-columns d docstring, s stated, m model-written, p probe; and a digest of what it computed
-on each) and, after the answer is fixed, whether
-each candidate passes the hidden tests. Replaying selection rules over those rows says
-what each stage adds without generating again. Static checks are not replayed.
+`eval humaneval` keeps each fill's records (the tests, every candidate with its row
+of the test matrix and its checks) and, after the answer is fixed, whether each
+candidate passes the hidden tests. Each stage's pick is made by pipeline/select.py's
+own functions over those typed records, so the figure for a stage is what the hook's
+policy would do with the candidates of that stage; nothing is generated again.
+Static checks are not run again: a stage picks among candidates on tests alone.
 """
 
 from __future__ import annotations
@@ -13,73 +14,58 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from codegen_hook.evals.results import TaskResult
-from codegen_hook.pipeline.rank import rank_by_agreement
-from codegen_hook.pipeline.spec import ORIGIN_WEIGHT
+from codegen_hook.pipeline import select
+from codegen_hook.pipeline.candidate import Candidate
+from codegen_hook.pipeline.spec import SpecTest, TestOrigin
 
-__all__ = ["STAGES", "probe_outputs", "stage_rates"]
+__all__ = ["STAGES", "fill_records", "stage_rates"]
 
-Cands = list[dict[str, Any]]
-Rule = Callable[[Cands, str], int | None]
-_ORIGIN = {"d": "docstring", "s": "stated", "m": "model", "p": "probe"}
-
-
-def _row(cand: dict[str, Any], columns: str) -> list[bool] | None:
-    if not cand.get("ran") or len(cand.get("passes", "")) != len(columns):
-        return None
-    return [c == "1" for c in cand["passes"]]
+Rule = Callable[[Sequence[Candidate], Sequence[SpecTest]], int | None]
+_STATED = frozenset({"docstring", "stated"})
+_WITH_MODEL = frozenset({"docstring", "stated", "model"})
+_ORIGIN: dict[str, TestOrigin] = {"d": "docstring", "s": "stated", "m": "model", "p": "probe"}
 
 
-def _keep(row: list[bool], columns: str, origins: str) -> list[bool]:
-    return [ok for ok, col in zip(row, columns) if col in origins]
+def fill_records(task: TaskResult) -> tuple[list[SpecTest], list[Candidate]]:
+    """A saved fill's tests and candidates as the hook's records. A run saved before
+    the tests were kept has only their origins (`selection.tests`); that is all the
+    ranking needs of them."""
+    details = task.details
+    if "spec" in details:
+        tests = [SpecTest.from_json(t) for t in details["spec"]]
+    else:
+        tests = [SpecTest("", "", _ORIGIN[c], "probe" if c == "p" else "value")
+                 for c in details.get("selection", {}).get("tests", "")]
+    cands = [Candidate.from_json(_upgraded(c, len(tests))) for c in details["candidates"]]
+    return tests, cands
 
 
-def _passes_stated(cand: dict[str, Any], columns: str) -> bool:
-    row = _row(cand, columns)
-    return row is not None and all(_keep(row, columns, "ds"))
+def _upgraded(cand: dict[str, Any], n_tests: int) -> dict[str, Any]:
+    """An older record (`passes` and `outputs` strings, no `results`) in today's shape."""
+    if "results" in cand:
+        return cand
+    passes, outputs = str(cand.get("passes", "")), list(cand.get("outputs") or [])
+    ran = bool(cand.get("ran")) and len(passes) == n_tests
+    results = [{"passed": p == "1", "answer": outputs[i] if i < len(outputs) else p}
+               for i, p in enumerate(passes)] if ran else []
+    return {**cand, "results": results, "tested": ran, "run_problem": "" if ran else "-"}
 
 
-def _greedy(cands: Cands, columns: str) -> int | None:
+def _greedy(cands: Sequence[Candidate], tests: Sequence[SpecTest]) -> int | None:
     return 0 if cands else None
 
 
-def _first_passing(cands: Cands, columns: str) -> int | None:
-    return next((i for i, c in enumerate(cands) if _passes_stated(c, columns)), 0)
+def _first_passing(cands: Sequence[Candidate], tests: Sequence[SpecTest]) -> int | None:
+    return next((i for i, c in enumerate(cands) if select.passes_stated(c, tests)), 0)
 
 
-def _agreement(origins: str) -> Rule:
-    def rule(cands: Cands, columns: str) -> int | None:
-        rows = [_row(c, columns) for c in cands]
-        kept = [None if r is None else _keep(r, columns, origins) for r in rows]
-        weights = [ORIGIN_WEIGHT[_ORIGIN[c]] for c in columns if c in origins]
-        order = rank_by_agreement(kept, weights)
-        stated = [r.index for r in order if _passes_stated(cands[r.index], columns)]
-        return stated[0] if stated else (order[0].index if order else None)
+def _ranked(method: select.Method, origins: frozenset[str] | None = None) -> Rule:
+    """The hook's fallback pick over the hook's ranking on these tests: the best-ranked
+    candidate passing every stated test, else the best-ranked that ran."""
+    def rule(cands: Sequence[Candidate], tests: Sequence[SpecTest]) -> int | None:
+        ranking = tuple(select.rank(cands, tests, method, origins))
+        return select.fallback(select.Choice(tuple(cands), ranking, None), tests)
     return rule
-
-
-def probe_outputs(cand: dict[str, Any], columns: str) -> tuple[str, ...]:
-    """The digests of what a candidate computed on the probes (fill.py records any
-    exception on a probe as one answer)."""
-    outputs = cand.get("outputs") or []
-    return tuple(out for out, col in zip(outputs, columns) if col == "p")
-
-
-def _clustered(cands: Cands, columns: str) -> int | None:
-    """Agreement where a group must also compute the same on the probes (output
-    clusters, as in AlphaCode / MBR-exec), the group's size times its tests' weight."""
-    keys: list[tuple[Any, ...] | None] = []
-    for cand in cands:
-        row = _row(cand, columns)
-        keys.append(None if row is None else (tuple(_keep(row, columns, "dsm")),
-                                              probe_outputs(cand, columns)))
-    weights = [ORIGIN_WEIGHT[_ORIGIN[c]] for c in columns if c in "dsm"]
-    sizes = {key: keys.count(key) for key in keys if key is not None}
-    scores = [0.0 if key is None else
-              sizes[key] * (sum(w for ok, w in zip(key[0], weights) if ok) or 1e-3)
-              for key in keys]
-    order = sorted(range(len(cands)), key=lambda i: (-scores[i], i))
-    stated = [i for i in order if _passes_stated(cands[i], columns)]
-    return stated[0] if stated else (order[0] if order else None)
 
 
 # (label, rule, rounds): rounds "1" replays the first round's candidates only, "5" the
@@ -89,29 +75,35 @@ def _clustered(cands: Cands, columns: str) -> int | None:
 STAGES: list[tuple[str, Rule, str]] = [
     ("greedy candidate", _greedy, "1"),
     ("first passing the stated tests", _first_passing, "1"),
-    ("agreement, stated tests", _agreement("ds"), "1"),
-    ("agreement, + model tests, first 5 candidates", _agreement("dsm"), "5"),
-    ("agreement, + model tests", _agreement("dsm"), "1"),
-    ("agreement, + model tests + probe clusters", _clustered, "1"),
-    ("agreement, + repair rounds, fresh samples left out", _agreement("dsm"), "repairs"),
-    ("agreement, + repair rounds", _agreement("dsm"), "all"),
+    ("agreement, stated tests", _ranked("agreement", _STATED), "1"),
+    ("agreement, + model tests, first 5 candidates", _ranked("agreement", _WITH_MODEL), "5"),
+    ("agreement, + model tests", _ranked("agreement", _WITH_MODEL), "1"),
+    ("agreement, + model tests + probe clusters", _ranked("clustered", _WITH_MODEL), "1"),
+    ("agreement, + repair rounds, fresh samples left out", _ranked("agreement"), "repairs"),
+    ("agreement, + repair rounds", _ranked("agreement"), "all"),
 ]
 
 
-def _candidates(task: TaskResult, rounds: str) -> Cands:
-    cands: Cands = task.details["candidates"]
+def _subset(cands: list[Candidate], rounds: str) -> list[Candidate]:
     if rounds == "all":
         return cands
     if rounds == "repairs":
-        return [c for c in cands if c.get("origin") != "resample"]
-    first = [c for c in cands if c["round"] == 1]
+        return [c for c in cands if c.origin != "resample"]
+    first = [c for c in cands if c.round == 1]
     return first[:5] if rounds == "5" else first
 
 
 def _picked_right(task: TaskResult, rule: Rule, rounds: str) -> bool:
-    cands = _candidates(task, rounds)
-    chosen = rule(cands, task.details["selection"].get("tests", ""))
-    return chosen is not None and bool(task.details["candidate_passed"][cands[chosen]["index"]])
+    tests, cands = fill_records(task)
+    chosen_from = _subset(cands, rounds)
+    chosen = rule(chosen_from, tests)
+    return chosen is not None and bool(
+        task.details["candidate_passed"][chosen_from[chosen].index])
+
+
+def _oracle(task: TaskResult, rounds: str) -> bool:
+    return any(task.details["candidate_passed"][c.index]
+               for c in _subset(fill_records(task)[1], rounds))
 
 
 def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
@@ -124,18 +116,16 @@ def stage_rates(results: Sequence[TaskResult]) -> dict[str, float] | None:
     for label, rule, rounds in STAGES:
         rates[label] = sum(_picked_right(t, rule, rounds) for t in tasks) / len(tasks)
     rates["the hook's answer"] = sum(t.passed for t in tasks) / len(tasks)
-    # where nothing verified, fill._fallback answers with the rule of the last stage
+    # where nothing verified, select.fallback answers with the rule of the last stage
     # (agreement over every round): replayed, for runs made before it did
-    every_round = _agreement("dsm")
+    every_round = _ranked("agreement")
     rates["verified answers as given, the others agreement's pick"] = sum(
         t.passed if t.verdict == "verified" else _picked_right(t, every_round, "all")
         for t in tasks) / len(tasks)
     rates["oracle, first 5 candidates of round 1"] = sum(
-        any(task.details["candidate_passed"][c["index"]] for c in _candidates(task, "5"))
-        for task in tasks) / len(tasks)
+        _oracle(t, "5") for t in tasks) / len(tasks)
     rates["oracle without the fresh samples"] = sum(
-        any(task.details["candidate_passed"][c["index"]] for c in _candidates(task, "repairs"))
-        for task in tasks) / len(tasks)
+        _oracle(t, "repairs") for t in tasks) / len(tasks)
     rates["oracle: some candidate right"] = sum(
         any(t.details["candidate_passed"]) or t.passed for t in tasks) / len(tasks)
     return rates

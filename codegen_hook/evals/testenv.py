@@ -19,13 +19,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from codegen_hook.errors import ConfigError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
 from codegen_hook.isolation.bwrap import readable_by
+from codegen_hook.sandboxed import program_text
 
 __all__ = ["TestRun", "Workspace", "make_workspace", "parse_test_command", "run_repo_tests"]
 
@@ -149,8 +149,7 @@ class TestRun:
 
 
 def _runner() -> str:
-    return resources.files("codegen_hook.evals.sandboxed").joinpath(
-        "repo_tests.py").read_text("utf-8")
+    return program_text("repo_tests")
 
 
 def _parse(result: RunResult, nonce: str) -> TestRun:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ast
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from codegen_hook.backends.base import Message
+from codegen_hook.security.redact import redact_secrets
 from codegen_hook.stubs import Stub, split_lines_keepends
 
-__all__ = ["SYSTEM_PROMPT", "answer_prefix", "module_context", "repair_messages",
-           "stub_messages"]
+__all__ = ["SYSTEM_PROMPT", "answer_prefix", "module_context", "redact_messages",
+           "repair_messages", "stub_messages"]
 
 SYSTEM_PROMPT = (
     "You are an expert Python programmer. Complete the function the user gives you. "
@@ -106,3 +109,15 @@ def repair_messages(base: list[Message], answer: str, feedback: str) -> list[Mes
     return base + [Message("assistant", answer), Message(
         "user", f"That function is wrong:\n{feedback}\n\nFix it. Answer with the complete "
                 "corrected function in one ```python block.")]
+
+
+def redact_messages(messages: Sequence[Message]) -> tuple[list[Message], Counter[str]]:
+    """The messages with credentials replaced by placeholders, and how many of each kind:
+    repository code (and what the sandbox printed about it) reaches the model only so."""
+    kinds: Counter[str] = Counter()
+    out = []
+    for message in messages:
+        result = redact_secrets(message.content)
+        kinds.update(result.kinds())
+        out.append(Message(message.role, result.text) if result.count else message)
+    return out, kinds

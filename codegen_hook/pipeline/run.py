@@ -16,14 +16,27 @@ from codegen_hook.backends.base import Backend
 from codegen_hook.checks.base import Check
 from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import CodegenHookError
+from codegen_hook.index.build import IndexReport
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.context import RepoContext, prepare_repo_context
 from codegen_hook.pipeline.fill import StubFiller
 from codegen_hook.security.crypto import EncryptedCodec
-from codegen_hook.pipeline.outcome import Event, Outcome
+from codegen_hook.pipeline.outcome import SCHEMA_VERSION, Event, Outcome
 from codegen_hook.stubs import SkippedStub, SourceFile, Stub, find_stubs, splice_bodies
 
-__all__ = ["FileReport", "FillReport", "fill_paths"]
+__all__ = ["FileReport", "FillReport", "IndexOutcome", "fill_paths"]
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    """What refreshing the repository's index did for this run (None: it was off)."""
+
+    report: IndexReport | None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"report": self.report.to_json() if self.report else None,
+                "notes": list(self.notes)}
 
 
 @dataclass
@@ -40,7 +53,7 @@ class FillReport:
     files: list[FileReport] = field(default_factory=list)
     check_only: bool = False
     audit_error: str = ""      # the audit log could not take this run's entries
-    index: dict[str, Any] | None = None   # what refreshing the repo index did
+    index: IndexOutcome | None = None   # what refreshing the repo index did
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -58,7 +71,8 @@ class FillReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "index": self.index,
+            "schema_version": SCHEMA_VERSION,
+            "index": self.index.to_json() if self.index else None,
             "stubs": [o.to_json() for o in self.outcomes],
             "skipped": [{"file": f.path, "qualname": s.qualname, "line": s.line,
                          "reason": s.reason} for f in self.files for s in f.skipped],
@@ -182,8 +196,7 @@ def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir:
         report.files.append(_fill_file(path, parts, settings, root, cache_dir, check_only,
                                        progress, wanted))
     if parts.repo is not None:
-        report.index = {"report": parts.repo.report.to_json() if parts.repo.report else None,
-                        "notes": parts.repo.notes}
+        report.index = IndexOutcome(parts.repo.report, tuple(parts.repo.notes))
     if settings.audit and report.outcomes:
         report.audit_error = record_audit(report, settings, root,
                                           parts.repo.codec if parts.repo else None)

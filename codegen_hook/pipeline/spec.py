@@ -1,17 +1,24 @@
-"""Tests of a stub's specification: what a candidate body is run against.
+"""The spec stage: what a stub promises, as tests a candidate body is run against.
 
 Three origins, in order of trust: the docstring's own `>>>` examples, examples the
 docstring states in free form (`f(x) => y`, "For example: ..."), and assert-style
-tests the model wrote from the spec. They are data: parsed on the host with `ast`,
-never evaluated here; they run only inside the sandbox (pipeline/matrix.py).
+tests the model wrote from the spec (pipeline/generated.py), plus probes
+(pipeline/probes.py). They are data: parsed on the host with `ast`, never evaluated
+here; they run only inside the sandbox (pipeline/matrix.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import ast
+import doctest
+import textwrap
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, cast
 
-__all__ = ["ORIGIN_WEIGHT", "SpecTest", "TestOrigin", "TestKind"]
+from codegen_hook.stubs import Stub
+
+__all__ = ["ORIGIN_WEIGHT", "Example", "SpecTest", "TestOrigin", "TestKind",
+           "docstring_examples", "doctest_session", "spec_tests"]
 
 TestOrigin = Literal["docstring", "stated", "model", "probe"]
 TestKind = Literal["doctest", "value", "probe"]
@@ -63,3 +70,92 @@ class SpecTest:
         if self.kind == "probe":
             return self.call
         return f"assert {self.call} == {self.expected}"
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SpecTest":
+        return cls(str(data["call"]), str(data["expected"]), cast(TestOrigin, data["origin"]),
+                   cast(TestKind, data.get("kind", "value")), int(data.get("line", 0)),
+                   tuple(str(s) for s in data.get("setup", ())))
+
+
+@dataclass(frozen=True)
+class Example:
+    """One `>>>` example of a docstring, as doctest parsed it."""
+
+    source: str
+    want: str
+    line: int
+
+
+def docstring_examples(stub: Stub) -> list[Example]:
+    parser = doctest.DocTestParser()
+    try:
+        found = parser.get_examples(stub.docstring)
+    except ValueError:  # malformed doctest text: no usable examples
+        return []
+    return [Example(e.source, e.want, e.lineno) for e in found]
+
+
+def _param_names(stub: Stub) -> list[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(stub.source) + "\n")
+    except SyntaxError:
+        return []
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    args = func.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    return names[1:] if stub.is_method and names[:1] in (["self"], ["cls"]) else names
+
+
+def spec_tests(stub: Stub) -> list[SpecTest]:
+    """The user's own tests of `stub`: its doctest examples, then what the docstring
+    states in free form (`f(x) => y`, "For example ...") on calls doctest did not make."""
+    from codegen_hook.pipeline.generated import merge_tests
+    from codegen_hook.pipeline.stated import stated_tests
+
+    examples = doctest_session(docstring_examples(stub))
+    if stub.is_method:   # a free-form `obj.m(x)` has no object to call it on
+        return examples
+    return merge_tests(examples, stated_tests(stub.docstring, stub.name, _param_names(stub)))
+
+
+def _shape(source: str) -> str:
+    """"setup" (a statement that sets up later examples), "assert", "compare" (a lone
+    comparison, `f(x) == y`), "expression", or "" when it does not parse."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return ""
+    if len(body) == 1 and isinstance(body[0], ast.Assert):
+        return "assert"
+    if not (len(body) == 1 and isinstance(body[0], ast.Expr)):
+        return "setup"
+    return "compare" if isinstance(body[0].value, ast.Compare) else "expression"
+
+
+def doctest_session(examples: list[Example]) -> list[SpecTest]:
+    """The docstring's examples as tests that share a namespace, as in doctest: a
+    statement with no output (`def div(a, b): ...`, `x = f(2)`) is no test of its own
+    but runs before each later example (its `setup`). Written as checks but with no
+    output line, `>>> f(x) == y` wants True (the writer meant the comparison to hold,
+    as HumanEval/108's docstring does) and `>>> assert f(x) == y` is a test that wants
+    no output."""
+    tests: list[SpecTest] = []
+    earlier: list[str] = []
+    for e in examples:
+        want = e.want
+        if not want.strip():
+            shape = _shape(e.source)
+            if shape == "setup":
+                earlier.append(e.source)
+                continue
+            if shape == "compare":
+                want = "True\n"
+        tests.append(SpecTest(e.source, want, "docstring", "doctest", e.line,
+                              setup=tuple(earlier)))
+    return tests

@@ -20,6 +20,9 @@ import re
 from collections.abc import Iterator, Sequence
 
 from codegen_hook.pipeline.spec import SpecTest
+from codegen_hook.pipeline.stated_text import (PARSE_ERRORS, ascii_quotes, is_open, literal,
+                                               literal_call, literal_value, matching,
+                                               split_top)
 
 __all__ = ["stated_tests"]
 
@@ -34,12 +37,6 @@ _RELATION = re.compile(r"""\s*(?:\#\s*)?(?P<rel>
 # A relation cut off by the end of the line ("... should" / "return 15").
 _UNFINISHED = re.compile(r"\s*(?:\#\s*)?(?:should|will|would|returns?|==>|=>|->|➞|→|==|=)?"
                          r"\s*:?\s*", re.I)
-# What may follow the expected value: a comment, a remark, the sentence going on.
-_TAIL = re.compile(r"""
-    \s*\#.*$
-  | \s*\((?=\s*[A-Za-z]).*$
-  | \s*[.,;:]\s+[A-Za-z].*$
-  | \s+(?:since|because|as|—)\s.*$""", re.X | re.S)
 _BULLET = re.compile(r"\s*(?:[-*•]|\d+[.)])?\s*")
 # A call right after an operator is part of a larger expression, and one right after
 # these words (also at the end of the line above: "If" / "is_ok() is true, ...") is a
@@ -57,10 +54,6 @@ _FOR = re.compile(r"""^\s*(?:[-*•]\s*)?for\s+(?P<args>[A-Za-z_]\w*\s*=.+?)\s*,
 _ASSIGN = re.compile(r"\s*(?P<name>[A-Za-z_]\w*)\s*(?P<sep>=|:)(?!=)\s*(?P<value>.*\S)\s*$",
                      re.S)
 _HEADER = re.compile(r"^\s*(?:for\s+)?examples?\b(?:[^:]*:)?\s*$", re.I)
-_BOOLEANS = {"true": "True", "false": "False"}
-_PARSE_ERRORS = (SyntaxError, ValueError, TypeError, MemoryError, RecursionError)
-_ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator,
-               ast.unaryop)
 
 
 def stated_tests(docstring: str, func_name: str, params: Sequence[str] = ()) -> list[SpecTest]:
@@ -71,7 +64,7 @@ def stated_tests(docstring: str, func_name: str, params: Sequence[str] = ()) -> 
     that the docstring's `>>>` lines already give are left to the doctest path, unless
     doctest cannot read them: then `>>> f(args)` over a one-line literal is taken here.
     """
-    lines = [_ascii_quotes(line) for line in docstring.splitlines()]
+    lines = [ascii_quotes(line) for line in docstring.splitlines()]
     doctest_lines, doctest_calls, doctest_read = _doctest_parts(docstring)
     found: list[tuple[SpecTest, str, int]] = []  # each with its relation and section
     definitional: set[int] = set()  # sections where `f(n) = ...` defines the function
@@ -120,9 +113,9 @@ def _logical(lines: list[str], index: int, start: int, skip: set[int]) -> str:
     text = lines[index][start:].strip()
     following = index + 1
     while following < len(lines) and following - index <= _MAX_JOIN and following not in skip:
-        end = _matching(text, text.index("("))
+        end = matching(text, text.index("("))
         unfinished = end is not None and _UNFINISHED.fullmatch(text[end:])
-        if not _open(text) and not (unfinished and following == index + 1):
+        if not is_open(text) and not (unfinished and following == index + 1):
             break
         text = f"{text} {lines[following].strip()}"
         following += 1
@@ -135,7 +128,7 @@ def _call_example(text: str, func_name: str, line: int) -> tuple[SpecTest | None
     A `=` whose call or value is no literal ("f(n) = f(n - 1) + 1") comes back as
     (None, "="): the docstring defines the function with `=` around there.
     """
-    end = _matching(text, text.index("("))
+    end = matching(text, text.index("("))
     if end is None:
         return None, ""
     relation = _RELATION.match(text, end)
@@ -144,8 +137,8 @@ def _call_example(text: str, func_name: str, line: int) -> tuple[SpecTest | None
     rel = relation["rel"].lower()
     if rel == "is" and re.match(r"(?:true|false)\b", text[relation.end():]):
         return None, rel  # "f() is true, ..." is English, not a literal
-    call = _call(text[:end], func_name)
-    expected = _value(text[relation.end():], func_name, chain=True)
+    call = literal_call(text[:end], func_name)
+    expected = literal_value(text[relation.end():], func_name, chain=True)
     if call is None or expected is None:
         return None, rel
     return SpecTest(call=call, expected=expected, origin="stated", kind="value", line=line), rel
@@ -171,10 +164,10 @@ def _input_example(lines: list[str], index: int, skip: set[int], func_name: str,
         if split is not None:
             output = line[split.end():]
         elif line.strip():
-            given = f"{given}{' ' if _open(given) else ', '}{line.strip()}"
+            given = f"{given}{' ' if is_open(given) else ', '}{line.strip()}"
         following += 1
     while output is not None and following < len(lines) and following not in skip \
-            and (not output.strip() or _open(output)) and following - index <= _MAX_JOIN:
+            and (not output.strip() or is_open(output)) and following - index <= _MAX_JOIN:
         output = f"{output} {lines[following].strip()}"
         following += 1
     if output is None:
@@ -193,10 +186,10 @@ def _for_example(line: str, number: int, func_name: str,
 def _built_test(given: str, output: str, func_name: str, params: Sequence[str], line: int,
                 separators: str) -> SpecTest | None:
     arguments = _arguments(given, params, separators)
-    expected = _value(output, func_name, chain=True)
+    expected = literal_value(output, func_name, chain=True)
     if arguments is None or expected is None:
         return None
-    call = _call(f"{func_name}({', '.join(arguments)})", func_name)
+    call = literal_call(f"{func_name}({', '.join(arguments)})", func_name)
     if call is None:
         return None
     return SpecTest(call=call, expected=expected, origin="stated", kind="value", line=line)
@@ -206,10 +199,10 @@ def _arguments(given: str, params: Sequence[str], separators: str) -> list[str] 
     """Positional argument texts for `name = value, ...` naming every parameter once, or
     for a bare value when there is one parameter; None when the mapping is not certain.
     Prose after the assignments (", the sum of digits will be 1") is passed over."""
-    pieces = _split_top(given)
+    pieces = split_top(given)
     assigned = [_ASSIGN.fullmatch(piece) for piece in pieces]
     if assigned[0] is None:  # a bare value: only a one-parameter function takes it
-        value = _value(given, "", chain=False)
+        value = literal_value(given, "", chain=False)
         return [value] if value is not None and len(params) == 1 else None
     count = next((number for number, match in enumerate(assigned)
                   if match is None or match["sep"] not in separators), len(pieces))
@@ -217,7 +210,7 @@ def _arguments(given: str, params: Sequence[str], separators: str) -> list[str] 
         return None
     named: dict[str, str] = {}
     for match in assigned[:count]:
-        value = None if match is None else _value(match["value"], "", chain=False)
+        value = None if match is None else literal_value(match["value"], "", chain=False)
         if match is None or value is None or match["name"] in named:
             return None
         named[match["name"]] = value
@@ -228,153 +221,6 @@ def _arguments(given: str, params: Sequence[str], separators: str) -> list[str] 
 
 def _is_prose(text: str) -> bool:
     return bool(re.fullmatch(r"\s*[A-Za-z][\w\s]*", text)) and "=" not in text
-
-
-# --- values, calls, brackets ----------------------------------------------------------------
-
-def _value(text: str, func_name: str, chain: bool) -> str | None:
-    """The literal that `text` starts with, when what follows it is only a comment,
-    a remark, more prose or the next example; None when it is anything else (an
-    expression, a name). With `chain`, "19 - 5 - 6 = 8" gives 8."""
-    text = text.strip()
-    if text[-1:] in (".", ";", ","):
-        text = text[:-1].rstrip()
-    if chain:
-        text = _after_working(text)
-    tail = _TAIL
-    if func_name:  # "returns 15 and f(-14.5) returns -15"
-        tail = re.compile(rf"{_TAIL.pattern}|[,;.]?\s*(?:and\s+|but\s+|while\s+)?"
-                          rf"{re.escape(func_name)}\s*\(.*$", re.X | re.S)
-    for cut in range(len(text), 0, -1):
-        if cut == len(text) or tail.match(text, cut):
-            literal = _literal(text[:cut].rstrip())
-            if literal is not None:
-                return literal
-    return None
-
-
-def _after_working(text: str) -> str:
-    """What follows the last top-level `=` when all before it is arithmetic on numbers."""
-    top = {index for index, depth, quote in _scan(text) if depth == 0 and not quote}
-    equals = [m.start() for m in re.finditer(r"(?<![=!<>])=(?![=>])", text) if m.start() in top]
-    if not equals:
-        return text
-    working, value = text[:equals[-1]], text[equals[-1] + 1:]
-    if "#" in working:
-        return text
-    try:
-        tree = ast.parse(working.strip(), mode="eval")
-    except _PARSE_ERRORS:
-        return text
-    numbers = all(not isinstance(node, ast.Constant) or type(node.value) in (int, float)
-                  for node in ast.walk(tree))
-    if numbers and all(isinstance(node, _ARITHMETIC) for node in ast.walk(tree)):
-        return value.strip()
-    return text
-
-
-def _literal(text: str) -> str | None:
-    """`text` when it is one literal that ast.literal_eval accepts (`true`/`false` become
-    True/False); a bare `1, 2` or a parenthesised `("Venus")` is too ambiguous to keep."""
-    text = _BOOLEANS.get(text, text)
-    if not text:
-        return None
-    try:
-        node = ast.parse(text, mode="eval").body
-        ast.literal_eval(node)
-    except _PARSE_ERRORS:
-        return None
-    if ast.get_source_segment(text, node) != text:  # a comment after it, or parentheses
-        return None
-    if _has_ellipsis(node):  # "f(3) => [1, 2, ...]" says "and so on"
-        return None
-    if isinstance(node, ast.Tuple) != text.startswith("("):
-        return None
-    return text
-
-
-def _call(text: str, func_name: str) -> str | None:
-    """`text` when it is a call of `func_name` whose arguments are all literals."""
-    try:
-        node = ast.parse(text, mode="eval").body
-    except _PARSE_ERRORS:
-        return None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == func_name):
-        return None
-    values = [*node.args, *(keyword.value for keyword in node.keywords)]
-    if _has_ellipsis(node):
-        return None
-    if any(isinstance(arg, ast.Starred) for arg in node.args) or \
-            any(keyword.arg is None for keyword in node.keywords):
-        return None
-    try:
-        for value in values:
-            ast.literal_eval(value)
-    except _PARSE_ERRORS:
-        return None
-    return text
-
-
-def _has_ellipsis(node: ast.AST) -> bool:
-    return any(isinstance(part, ast.Constant) and part.value is Ellipsis
-               for part in ast.walk(node))
-
-
-def _scan(text: str) -> Iterator[tuple[int, int, str]]:
-    """(index, bracket depth, open quote or "") after each character; brackets inside
-    string quotes do not count."""
-    depth, quote, escaped = 0, "", False
-    for index, char in enumerate(text):
-        if escaped:
-            escaped = False
-        elif quote and char == "\\":
-            escaped = True
-        elif char == quote:
-            quote = ""
-        elif not quote and char in "'\"":
-            quote = char
-        elif not quote and char in "([{":
-            depth += 1
-        elif not quote and char in ")]}":
-            depth -= 1
-        yield index, depth, quote
-
-
-def _open(text: str) -> bool:
-    """Whether `text` ends inside brackets (not inside a string: a line break there is
-    no continuation)."""
-    depth, quote = 0, ""
-    for _, depth, quote in _scan(text):
-        pass
-    return depth > 0 and not quote
-
-
-def _matching(text: str, opening: int) -> int | None:
-    """The index just past the bracket that closes the one at `opening`."""
-    for index, depth, _ in _scan(text[opening:]):
-        if depth == 0:
-            return opening + index + 1
-    return None
-
-
-def _split_top(text: str) -> list[str]:
-    """`text` split at commas outside brackets and quotes."""
-    pieces, start = [], 0
-    for index, depth, quote in _scan(text):
-        if depth == 0 and not quote and text[index] == ",":
-            pieces.append(text[start:index])
-            start = index + 1
-    pieces.append(text[start:])
-    return pieces
-
-
-def _ascii_quotes(text: str) -> str:
-    """Curly quotes as ASCII ones, only when they pair up and no ASCII quote could clash."""
-    for left, right, plain in (("“", "”", '"'), ("‘", "’", "'")):
-        if plain not in text and text.count(left) == text.count(right) > 0:
-            text = text.replace(left, plain).replace(right, plain)
-    return text
 
 
 # --- doctest overlap, duplicates ---------------------------------------------------------
@@ -406,8 +252,8 @@ def _unread_doctests(lines: list[str], func_name: str) -> Iterator[SpecTest]:
         after = lines[index + 2] if index + 2 < len(lines) else ""
         if source is None or not (not after.strip() or after.lstrip().startswith(">>>")):
             continue
-        call = _call(source[1].strip(), func_name)
-        expected = _literal(lines[index + 1].strip())
+        call = literal_call(source[1].strip(), func_name)
+        expected = literal(lines[index + 1].strip())
         if call is not None and expected is not None:
             yield SpecTest(call=call, expected=expected, origin="stated", kind="value",
                            line=index + 1)
@@ -416,7 +262,7 @@ def _unread_doctests(lines: list[str], func_name: str) -> Iterator[SpecTest]:
 def _key(source: str) -> str:
     try:
         return ast.dump(ast.parse(source.strip(), mode="eval"))
-    except _PARSE_ERRORS:
+    except PARSE_ERRORS:
         return ""
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from codegen_hook.errors import EgressRefusedError
 
-__all__ = ["allow_hosts", "check_address", "install_egress_guard", "is_installed"]
+__all__ = ["allow_hosts", "check_address", "install_egress_guard"]
 
 _allowed_hosts: set[str] = set()
 _allowed_ips: set[str] = set()
@@ -82,7 +82,3 @@ def install_egress_guard(hosts: Iterable[str] = ()) -> None:
     if not _installed:
         sys.addaudithook(_hook)
         _installed = True
-
-
-def is_installed() -> bool:
-    return _installed

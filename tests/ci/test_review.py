@@ -5,7 +5,8 @@ from __future__ import annotations
 from codegen_hook.checks.base import Finding
 from codegen_hook.ci.review import build_review, render_summary
 from codegen_hook.forges.base import Note, Suggestion
-from codegen_hook.pipeline.outcome import Outcome, OutcomeVerdict
+from codegen_hook.pipeline.outcome import (ExampleResult, GeneratedTestResult, Outcome,
+                                           OutcomeVerdict)
 
 
 def outcome(name: str, verdict: OutcomeVerdict, code: str = "",
@@ -13,10 +14,10 @@ def outcome(name: str, verdict: OutcomeVerdict, code: str = "",
     return Outcome(
         file=f"/repo/pkg/{name}.py", name=name, qualname=name, line=3, verdict=verdict,
         code=code, reasons=list(reasons), checks=list(checks),
-        tests=[{"source": f"{name}(1)", "want": "2", "got": "2", "passed": True,
-                "error": ""}], attempts=5, timings={"total_s": 12.34}, model="llama-cpp:m",
-        sandbox="bwrap", generated_tests=[{"test": "assert f(2) == 3", "passed": True},
-                                          {"test": "assert f(0) == 1", "passed": False}])
+        tests=[ExampleResult(f"{name}(1)", "2", "2", True)], attempts=5,
+        timings={"total_s": 12.34}, model="llama-cpp:m", sandbox="bwrap",
+        generated_tests=[GeneratedTestResult("assert f(2) == 3", True),
+                         GeneratedTestResult("assert f(0) == 1", False)])
 
 
 GOOD = outcome("inc", "verified", "def inc(x: int) -> int:\n    \"\"\"Add one.\"\"\"\n"

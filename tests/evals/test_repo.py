@@ -278,7 +278,7 @@ def test_deps_the_sandbox_user_cannot_read_are_refused(project: Path, tmp_path: 
 
 
 def test_the_sandboxed_runner_swaps_paths_for_the_selected_tests() -> None:
-    from codegen_hook.evals.sandboxed.repo_tests import _pytest_args
+    from codegen_hook.sandboxed.repo_tests import _pytest_args
 
     argv = ["pytest", "-q", "-k", "not slow", "tests", "--tb", "short", "other"]
     assert _pytest_args(argv, None) == argv[1:]
@@ -290,7 +290,7 @@ def test_the_sandboxed_runner_swaps_paths_for_the_selected_tests() -> None:
 def test_the_sandboxed_runner_times_only_outermost_calls(tmp_path: Path) -> None:
     import sys
 
-    from codegen_hook.evals.sandboxed.repo_tests import Timer
+    from codegen_hook.sandboxed.repo_tests import Timer
 
     def fib(n: int) -> int:
         return n if n < 2 else fib(n - 1) + fib(n - 2)

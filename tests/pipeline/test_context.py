@@ -60,7 +60,8 @@ def test_retrieved_helper_reaches_the_prompt_and_the_report(tmp_path: Path) -> N
     [outcome] = report.outcomes
     assert outcome.verdict == "verified"
     assert outcome.retrieved[0] == "pkg/text.py::slugify"
-    assert report.index is not None and report.index["report"]["files"] == 3
+    assert report.index is not None and report.index.report is not None \
+        and report.index.report.files == 3
     assert events[0].kind == "index" and "3 files" in events[0].message
     assert (root / ".codegen-hook" / "index" / "manifest").is_file()
 
@@ -84,7 +85,7 @@ def test_a_broken_index_is_a_note_and_the_stub_is_still_filled(tmp_path: Path) -
     report = fill(root, stub, backend, events)
     assert report.outcomes[0].verdict == "verified"
     assert "index is unavailable" in events[0].message
-    assert report.index is not None and report.index["notes"]
+    assert report.index is not None and report.index.notes
 
 
 def test_context_carries_style_even_without_an_index(tmp_path: Path) -> None:

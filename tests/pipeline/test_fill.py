@@ -15,7 +15,7 @@ from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
 from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.isolation.fake import ScriptedSandbox
 from codegen_hook.pipeline.extract import ExtractedCode
-from codegen_hook.pipeline.fill import compose_body
+from codegen_hook.pipeline.prepare import compose_body
 from codegen_hook.pipeline.run import FillReport, fill_paths
 
 STUB = '''import os  # keep me
@@ -74,8 +74,9 @@ def test_verified_body_is_written_and_nothing_else_changes(stub_file: Path,
     assert outcome.verdict == "verified", outcome.reasons
     assert outcome.written and report.changed_files == [str(stub_file)]
     assert stub_file.read_text() == STUB.replace("    ...\n", "    return s.count(char)\n")
-    assert outcome.tests == [{"source": 'count_chars("strawberry", "r")\n', "want": "3\n",
-                              "got": "3\n", "passed": True, "error": ""}]
+    assert outcome.to_json()["tests"] == [{"source": 'count_chars("strawberry", "r")\n',
+                                           "want": "3\n", "got": "3\n", "passed": True,
+                                           "error": ""}]
     function = STUB[STUB.index("def count"):STUB.index("    ...")] + "    return s.count(char)\n"
     assert outcome.code == function  # the function alone: not the blank line after it
     assert outcome.sandbox == "bwrap"
@@ -336,14 +337,15 @@ def test_agreement_with_model_tests_picks_the_right_candidate(
     assert code_request.schedule == ((0.0, 1000), (0.8, 1001), (0.8, 1002))
     assert code_request.stop == tests_request.stop == ("\n```\n",)
     # three tests, then five probes (a probe "passes" when it returned, without error)
-    assert outcome.selection["tests"] == "dmmppppp"
-    assert [c["passes"] for c in outcome.candidates] == ["10011111", "11111111", "11111111"]
-    assert [c["group"] for c in outcome.candidates] == [1, 2, 2]
-    assert outcome.selection["rank"] == 0 and outcome.selection["index"] == \
+    assert outcome.selection.tests == "dmmppppp"
+    saved = outcome.to_json()["candidates"]
+    assert [c["passes"] for c in saved] == ["10011111", "11111111", "11111111"]
+    assert [c["group"] for c in saved] == [1, 2, 2]
+    assert outcome.selection.rank == 0 and outcome.selection.index == \
         (0 if ranking == "first" else 1)
     # square(2) is the user's example: the model's copy of it is not a second test
-    assert [t["test"] for t in outcome.generated_tests] == ["assert square(3) == 9",
-                                                            "assert square(0) == 0"]
+    assert [t.test for t in outcome.generated_tests] == [
+        "assert square(3) == 9", "assert square(0) == 0"]
 
 
 def test_a_free_form_example_verifies_like_a_doctest(tmp_path: Path) -> None:
@@ -354,7 +356,7 @@ def test_a_free_form_example_verifies_like_a_doctest(tmp_path: Path) -> None:
                       tmp_path, max_rounds=1)
     [outcome] = report.outcomes
     assert outcome.verdict == "verified", outcome.reasons
-    assert [t["source"] for t in outcome.tests] == ["square(3)"]
+    assert [t.source for t in outcome.tests] == ["square(3)"]
 
 
 def test_spent_repair_budget_stops_before_a_repair(stub_file: Path, tmp_path: Path) -> None:
@@ -389,16 +391,16 @@ def test_probes_tell_apart_candidates_that_agree_on_every_test(tmp_path: Path) -
     answers = [fence("return x + 2", sig), fence("return 2 * x", sig)]
     [unprobed] = run_fill([path], ScriptedBackend(answers), tmp_path, candidates=2,
                           max_rounds=1, probe_tests=0).outcomes
-    assert unprobed.verdict == "verified" and unprobed.selection["tests"] == "d"
+    assert unprobed.verdict == "verified" and unprobed.selection.tests == "d"
     path.write_text(SQUARE)  # the verified body was written
     [probed] = run_fill([path], ScriptedBackend(answers), tmp_path, candidates=2,
                         max_rounds=1, probe_tests=3).outcomes
     assert probed.verdict == "unverified"
-    assert probed.selection["tests"] == "dppp"
-    assert [c["agree"] for c in probed.candidates] == [1, 1]
+    assert probed.selection.tests == "dppp"
+    assert [c["agree"] for c in probed.to_json()["candidates"]] == [1, 1]
     # a probe never counts as passed or failed in the ranking: both still pass alike
-    assert [c["group"] for c in probed.candidates] == [2, 2]
-    assert all(len(c["outputs"]) == 4 for c in probed.candidates)
+    assert [c["group"] for c in probed.to_json()["candidates"]] == [2, 2]
+    assert all(len(c["outputs"]) == 4 for c in probed.to_json()["candidates"])
 
 
 def test_later_rounds_add_fresh_samples_of_the_first_prompt(stub_file: Path,
@@ -416,10 +418,10 @@ def test_later_rounds_add_fresh_samples_of_the_first_prompt(stub_file: Path,
     assert fresh.messages == first.messages and repair.messages != first.messages
     assert 'returned 2, expected 3' in repair.messages[-1].content
     assert fresh.schedule == ((0.8, 2500), (0.8, 2501))   # seeds apart from the repair's
-    assert [(c["round"], c["origin"]) for c in outcome.candidates] == [
+    assert [(c["round"], c["origin"]) for c in outcome.to_json()["candidates"]] == [
         (1, "first"), (1, "first"), (2, "repair"), (2, "repair"),
         (2, "resample"), (2, "resample")]
-    assert outcome.selection["index"] == 4
+    assert outcome.selection.index == 4
 
 
 @pytest.mark.parametrize("resample, verdict, asked", [(0, "unverified", 1), (2, "verified", 2)])
@@ -457,7 +459,7 @@ def test_unverified_answer_is_agreements_pick_not_the_fewest_failures(tmp_path: 
                       probe_tests=0)
     [outcome] = report.outcomes
     assert outcome.verdict == "unverified" and outcome.body == "return x * x"
-    assert [c["failed_examples"] for c in outcome.candidates] == [1, 2, 2, 2]
+    assert [c["failed_examples"] for c in outcome.to_json()["candidates"]] == [1, 2, 2, 2]
 
 
 def test_the_answer_starts_with_the_stubs_own_lines(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from codegen_hook.isolation.base import RunResult, SandboxJob, Verdict
 from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.isolation.fake import ScriptedSandbox
-from codegen_hook.pipeline.matrix import (MatrixRun, TestResult, as_example_run, matrix_job,
+from codegen_hook.pipeline.matrix import (MatrixRun, TestResult, matrix_job,
                                           matrix_timeout, read_matrix)
 from codegen_hook.pipeline.spec import SpecTest
 from codegen_hook.stubs import Stub, find_stubs, splice_bodies
@@ -202,20 +202,6 @@ def test_scripted_sandbox_round_trip(project: tuple[Stub, Path, str]) -> None:
     assert matrix.results == ((TestResult(True, "3"),), ())
 
 
-def test_as_example_run_keeps_the_stated_tests() -> None:
-    results = tuple(TestResult(i % 2 == 0, f"got {i}", "") for i in range(len(TESTS)))
-    matrix = MatrixRun((results, ()), ("", "it crashed"), run(""))
-    example_run = as_example_run(matrix, 0, TESTS)
-    assert example_run.problem == ""
-    assert [(r.source, r.want, r.got, r.passed) for r in example_run.results] == [
-        (TESTS[i].call, TESTS[i].expected, f"got {i}", i % 2 == 0)
-        for i in (0, 1, 5, 6, 7)]
-    crashed = as_example_run(matrix, 1, TESTS)
-    assert crashed.results == () and crashed.problem == "it crashed"
-    whole = MatrixRun(((), ()), ("no report", "no report"), run(""), "no report")
-    assert as_example_run(whole, 0, TESTS).problem == "no report"
-
-
 # -- the real sandbox ----------------------------------------------------------------
 
 
@@ -296,10 +282,9 @@ def test_every_candidate_against_every_test_in_one_job(
     assert "SystemExit: 4" in exits[7].got
 
     # the stated tests, as the rest of the pipeline reads them
-    examples = as_example_run(matrix, row["correct"], TESTS)
-    assert [r.passed for r in examples.results] == [True, True, True, True, True]
-    assert as_example_run(matrix, row["exits at import"], TESTS).problem.startswith(
-        "its process exited with code 3")
+    stated = [r.passed for r, t in zip(matrix.results[row["correct"]], TESTS) if t.stated]
+    assert stated == [True, True, True, True, True]
+    assert matrix.problems[row["exits at import"]].startswith("its process exited with code 3")
 
 
 @pytest.mark.sandbox
@@ -374,7 +359,7 @@ SESSION = '''def apply_twice(f, x):
 
 
 def test_doctest_examples_form_a_session() -> None:
-    from codegen_hook.pipeline.fill import spec_tests
+    from codegen_hook.pipeline.spec import spec_tests
 
     [stub] = find_stubs(SESSION).stubs
     tests = spec_tests(stub)
@@ -399,7 +384,7 @@ def count(xs: list[int]) -> int:
 
 
 def test_a_comparison_with_no_output_line_wants_true() -> None:
-    from codegen_hook.pipeline.fill import spec_tests
+    from codegen_hook.pipeline.spec import spec_tests
 
     [stub] = find_stubs(CHECKS_WITHOUT_OUTPUT).stubs
     tests = spec_tests(stub)
@@ -410,7 +395,7 @@ def test_a_comparison_with_no_output_line_wants_true() -> None:
 
 def run_docstring_tests(path: Path, source: str, bodies: list[str]) -> MatrixRun:
     """`source`'s one stub filled with each body, against its docstring's tests."""
-    from codegen_hook.pipeline.fill import spec_tests
+    from codegen_hook.pipeline.spec import spec_tests
 
     path.write_text(source)
     [stub] = find_stubs(source).stubs

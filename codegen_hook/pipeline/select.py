@@ -1,0 +1,265 @@
+"""The select stage: the ONE policy that ranks candidates, picks the answer and
+decides its verdict. The hook calls it after every round; `eval` replays it over a
+saved fill (evals/stages.py), so a stage's figure is what the hook does.
+
+Ranking is CodeT's dual agreement: candidates that pass exactly the same set of tests
+form a group, and a group's score is its size times the weight of the tests it passes
+(the user's examples weigh most, spec.ORIGIN_WEIGHT); ties keep generation order
+(greedy first). `verified` needs a candidate that passes every stated test and every
+check, and that enough candidates computed the same on every test and probe
+(`Policy.agreement`); it is withdrawn when the independent candidates all disagree
+with an example it passes (the example may be wrong).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from codegen_hook.config import Settings
+from codegen_hook.pipeline.candidate import Candidate, TestOutcome
+from codegen_hook.pipeline.spec import SpecTest
+
+__all__ = ["Choice", "Decision", "Method", "Policy", "Ranked", "choose", "decide", "fallback",
+           "feedback", "passes_stated", "rank", "replay", "stated_results"]
+
+Method = Literal["agreement", "first", "clustered"]
+Verdict = Literal["verified", "unverified", "failed"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    ranking: Method = "agreement"
+    agreement: int = 2           # candidates computing the same on every test, to verify
+    checks_per_round: int = 3    # static checks cost seconds: new candidates checked a round
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Policy":
+        """Passing the docstring's examples alone was right ~90% of the time (issue 6's
+        probe); a second, independently sampled program that agrees is the cheap
+        confirmation. With one candidate configured there is nothing to agree with."""
+        return cls(cast(Method, settings.ranking),
+                   settings.verify_agreement if settings.candidates > 1 else 1)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    index: int          # position in the candidates given
+    score: float        # group size x weight passed; 0 for a candidate that did not run
+    group: int          # how many candidates passed exactly the same tests
+    passed: float       # the weight of the tests it passed
+    agree: int = 0      # how many candidates computed the same on every test and probe
+
+
+def stated_results(cand: Candidate,
+                   tests: Sequence[SpecTest]) -> list[tuple[SpecTest, TestOutcome]]:
+    """The candidate's results on the user's own tests (docstring and stated)."""
+    return [(t, r) for t, r in zip(tests, cand.results) if t.stated]
+
+
+def failed_stated(cand: Candidate, tests: Sequence[SpecTest]) -> int:
+    return sum(not r.passed for _, r in stated_results(cand, tests))
+
+
+def passes_stated(cand: Candidate, tests: Sequence[SpecTest]) -> bool:
+    return cand.ran and failed_stated(cand, tests) == 0
+
+
+def passed_everything(cand: Candidate, tests: Sequence[SpecTest]) -> bool:
+    return (cand.ran and not cand.blocking_findings and bool(stated_results(cand, tests))
+            and failed_stated(cand, tests) == 0)
+
+
+def badness(cand: Candidate, tests: Sequence[SpecTest]) -> tuple[int, int, int, int]:
+    """Lower is better: usable code first, then fewer failing examples and findings."""
+    return (int(not cand.body), int(not cand.ran), failed_stated(cand, tests),
+            len(cand.blocking_findings))
+
+
+def _answers(cand: Candidate) -> tuple[str, ...] | None:
+    return tuple(r.answer for r in cand.results) if cand.ran else None
+
+
+def rank(cands: Sequence[Candidate], tests: Sequence[SpecTest], method: Method = "agreement",
+         origins: frozenset[str] | None = None) -> list[Ranked]:
+    """Every candidate, best first. `origins`: rank on tests of these origins only (the
+    replay of a stage); probes never pass or fail, so they never weigh. "clustered":
+    a group must also compute the same on the probes (output clusters, as in
+    AlphaCode / MBR-exec). "first": generation order, scores still reported."""
+    scored = [j for j, t in enumerate(tests)
+              if t.kind != "probe" and (origins is None or t.origin in origins)]
+    probes = [j for j, t in enumerate(tests) if t.kind == "probe"]
+    keys: list[tuple[frozenset[int], tuple[str, ...]] | None] = []
+    for cand in cands:
+        if not cand.ran:
+            keys.append(None)
+            continue
+        extra = tuple(cand.results[j].answer for j in probes) if method == "clustered" else ()
+        keys.append((frozenset(j for j in scored if cand.results[j].passed), extra))
+    answers = [_answers(c) for c in cands]
+    ranked = []
+    for index, key in enumerate(keys):
+        agree = answers.count(answers[index]) if answers[index] is not None else 0
+        if key is None:
+            ranked.append(Ranked(index, 0.0, 0, 0.0, agree))
+            continue
+        size = keys.count(key)
+        weight = sum(tests[j].weight for j in key[0])
+        # A group that passes nothing still beats a candidate that did not run.
+        ranked.append(Ranked(index, size * (weight or 1e-3), size, weight, agree))
+    if method == "first":
+        return ranked
+    return sorted(ranked, key=lambda r: (-r.score, r.index))
+
+
+@dataclass(frozen=True)
+class Choice:
+    candidates: tuple[Candidate, ...]   # as given, with the checks select asked for
+    ranking: tuple[Ranked, ...]
+    winner: int | None                  # the candidate to verify, if any
+
+
+CheckFn = Callable[[Candidate], Candidate | None]
+
+
+def choose(cands: Sequence[Candidate], tests: Sequence[SpecTest], policy: Policy,
+           check: CheckFn) -> Choice:
+    """The best-ranked candidate that passes every stated test, agrees with enough
+    others, and passes every check. `check` returns the candidate with its findings,
+    or None when it was not checked (a replay of a fill that stopped there); at most
+    `policy.checks_per_round` new candidates are checked in one call."""
+    found = list(cands)
+    ranking = tuple(rank(found, tests, policy.ranking))
+    if not any(t.stated for t in tests):   # nothing of the user's to verify against
+        return Choice(tuple(found), ranking, None)
+    fresh = 0
+    for ranked in ranking:
+        cand = found[ranked.index]
+        if not passes_stated(cand, tests) or ranked.agree < policy.agreement:
+            continue
+        if not cand.checked:
+            checked = check(cand) if fresh < policy.checks_per_round else None
+            if checked is None:
+                break
+            fresh += 1
+            cand = found[ranked.index] = checked
+        if passed_everything(cand, tests):
+            return Choice(tuple(found), ranking, ranked.index)
+    return Choice(tuple(found), ranking, None)
+
+
+def fallback(choice: Choice, tests: Sequence[SpecTest]) -> int | None:
+    """The answer when nothing is verified: the best-ranked candidate that passes every
+    stated test; else the best-ranked one that ran (agreement, not the count of failed
+    examples: when every candidate fails some, the examples may be the wrong ones, as
+    in HumanEval/116); else the least broken. Findings do not decide: only the
+    candidates the checks reached have any, so counting them punished being checked."""
+    cands = choice.candidates
+    for keep in (lambda c: passes_stated(c, tests), lambda c: c.ran):
+        pool = [r.index for r in choice.ranking if keep(cands[r.index])]
+        if pool:
+            return pool[0]
+    order = [r.index for r in choice.ranking]
+    return min(order, key=lambda i: badness(cands[i], tests)) if order else None
+
+
+def feedback(cand: Candidate, tests: Sequence[SpecTest]) -> str:
+    """What went wrong with `cand`, as the repair prompt and the report show it."""
+    if cand.problem or cand.run_problem:
+        return cand.problem or cand.run_problem
+    lines: list[str] = []
+    for test, result in stated_results(cand, tests):
+        if result.passed:
+            continue
+        call = test.call.strip()
+        if result.error:
+            lines.append(f"{call} raised:\n{result.error.strip()[-800:]}")
+        else:
+            lines.append(f"{call} returned {result.got.strip() or '(nothing)'}, "
+                         f"expected {test.expected.strip()}")
+    lines += [finding.render() for finding in cand.blocking_findings]
+    return "\n".join(lines)
+
+
+def _disputed(choice: Choice, tests: Sequence[SpecTest]) -> dict[str, str]:
+    """Examples that every independent candidate (at least two; never shown a failure:
+    the first round, the fresh samples) answered alike and differently from the
+    docstring: the example itself may be wrong. Maps the call to what they computed."""
+    independent = [choice.candidates[r.index] for r in choice.ranking
+                   if choice.candidates[r.index].origin != "repair"]
+    ran = [c for c in independent if c.ran]
+    answers: dict[str, set[str]] = {}
+    failed: dict[str, int] = {}
+    for cand in ran:
+        for test, result in stated_results(cand, tests):
+            if result.error:
+                continue
+            key = test.call.strip()
+            failed[key] = failed.get(key, 0) + (0 if result.passed else 1)
+            answers.setdefault(key, set()).add("=" if result.passed else result.got.strip())
+    return {key: next(iter(got)) for key, got in answers.items()
+            if len(ran) >= 2 and failed[key] == len(ran) and len(got) == 1}
+
+
+def _unverified_reason(cand: Candidate, agree: int, tests: Sequence[SpecTest],
+                       policy: Policy) -> str:
+    if cand.problem:
+        return cand.problem
+    stated = stated_results(cand, tests)
+    if passes_stated(cand, tests) and stated and agree < policy.agreement \
+            and not cand.blocking_findings:
+        return (f"it passes the docstring's examples, but no other candidate computed the same "
+                f"results on every test (verified needs {policy.agreement} that agree: "
+                "setting verify_agreement); add an example that pins the behaviour down")
+    if cand.ran and not stated:
+        return ("the docstring has no examples to test the code against (`>>>` lines, or "
+                "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")
+    return f"no candidate passed every check and example; the closest one:\n" \
+           f"{feedback(cand, tests)}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    chosen: int | None          # the candidate whose body is the answer
+    reasons: tuple[str, ...]
+
+
+def decide(choice: Choice, tests: Sequence[SpecTest], policy: Policy,
+           notes: Sequence[str] = ()) -> Decision:
+    """The answer and its verdict: the winner, verified unless the independent
+    candidates dispute an example it passes; else the fallback, unverified (failed
+    when there is no body at all). `notes` (a spent budget, a backend error) lead
+    the reasons."""
+    reasons = list(notes)
+    winner = choice.winner
+    chosen = winner if winner is not None else fallback(choice, tests)
+    cand = choice.candidates[chosen] if chosen is not None else None
+    verdict: Verdict = "verified" if winner is not None else "unverified"
+    if cand is not None and winner is not None:
+        disputed = _disputed(choice, tests)
+        for test, result in stated_results(cand, tests):
+            got = disputed.get(test.call.strip())
+            if got is not None and result.passed:
+                verdict = "unverified"
+                reasons.append(
+                    f"the docstring says {test.call.strip()} is {test.expected.strip()}, "
+                    f"but every independently generated candidate computed {got}; check "
+                    "that example")
+    if cand is None or not cand.body:
+        verdict = "failed"
+    elif winner is None:
+        agree = next(r.agree for r in choice.ranking if r.index == chosen)
+        reasons.append(_unverified_reason(cand, agree, tests, policy))
+    if cand is not None and cand.problem and not cand.body:
+        reasons.append(cand.problem)
+    return Decision(verdict, chosen, tuple(reasons))
+
+
+def replay(cands: Sequence[Candidate], tests: Sequence[SpecTest],
+           policy: Policy) -> tuple[Choice, Decision]:
+    """Select over a saved fill's records: the checks as recorded (a candidate the
+    hook did not check stops the walk where the hook's check budget stopped it)."""
+    choice = choose(cands, tests, policy, lambda c: None)
+    return choice, decide(choice, tests, policy)
