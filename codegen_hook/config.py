@@ -14,14 +14,18 @@ import yaml
 
 from codegen_hook.errors import ConfigError
 from codegen_hook.models import DEFAULT_MODEL
+from codegen_hook.registry import BACKENDS, SANDBOXES
+
+RANKINGS = ("agreement", "first", "clustered")   # pipeline/select.py's Method
 
 __all__ = ["ENV_PREFIX", "Settings", "data_dir", "find_config_root", "resolve_settings"]
 
 ENV_PREFIX = "CODEGEN_HOOK_"
 # Settings a repository's own config file may not turn on: a cloned repo must not
-# be able to switch the sandbox off for whoever commits in it (or name a module to import).
+# be able to switch the sandbox off for whoever commits in it (or name a module to import,
+# or a program to run).
 _NOT_FROM_FILE = {"unsafe_no_sandbox", "allow_remote_hosts", "key_file", "ca_bundle",
-                  "client_cert", "client_key", "langchain_model"}
+                  "client_cert", "client_key", "langchain_model", "pyre_command"}
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,12 @@ class Settings:
     max_generated_tests: int = 10
     probe_tests: int = 8                  # inputs varied from the tests': outputs must agree
     answer_prefix: bool = True            # start the answer with the stub's own lines
-    ranking: str = "agreement"            # agreement (CodeT dual agreement) | first
+    ranking: str = "agreement"            # agreement (CodeT dual agreement) | first | clustered
     verify_agreement: int = 2             # candidates computing the same on every test, to verify
     repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
     repair_budget_seconds: float = 120.0  # wall seconds after which no repair starts
-    checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")
+    checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")   # + "pyre" (opt-in)
+    pyre_command: str = ""                # the `pyre` of the "pyre" check; "": beside us / PATH
     style: str = "report"                 # report | enforce (style findings block)
     index: bool = True                    # refresh the repo index before filling
     context_tokens: int = 400             # retrieved repo code in the prompt; 0: none
@@ -80,13 +85,12 @@ class Settings:
     key_file: str = ""                    # empty: $XDG_CONFIG_HOME/codegen-hook/key
     audit: bool = True                    # one hash-chained, encrypted entry per stub
 
-    _CHOICES = {"backend": ("llama-cpp", "openai", "langchain"), "on_failure": ("block", "warn"),
-                "sandbox": ("auto", "docker", "bwrap"), "style": ("report", "enforce"),
-                "ranking": ("agreement", "first"),
-                "openai_flavor": ("auto", "openai", "ollama", "vllm", "llama-cpp-server")}
-
     def validated(self) -> "Settings":
-        for key, allowed in self._CHOICES.items():
+        choices = {"backend": BACKENDS.names(), "on_failure": ("block", "warn"),
+                   "sandbox": ("auto", *SANDBOXES.names()), "style": ("report", "enforce"),
+                   "ranking": RANKINGS,
+                   "openai_flavor": ("auto", "openai", "ollama", "vllm", "llama-cpp-server")}
+        for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"setting {key} = {getattr(self, key)!r}: use one of "
                                   f"{', '.join(allowed)}")

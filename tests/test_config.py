@@ -177,10 +177,11 @@ def test_real_environment_is_read_when_env_not_given(repo: Path,
 
 
 @pytest.mark.parametrize("key", ["unsafe_no_sandbox", "unsafe-no-sandbox",
-                                 "allow_remote_hosts", "allow-remote-hosts"])
+                                 "allow_remote_hosts", "allow-remote-hosts", "pyre-command"])
 @pytest.mark.parametrize("kind", ["toml", "yaml"])
 def test_sandbox_escapes_refused_from_repo_file(repo: Path, key: str, kind: str) -> None:
-    value = "true" if "sandbox" in key else '["example.com"]'
+    value = "true" if "sandbox" in key else '"./run-me.sh"' if "pyre" in key else \
+        '["example.com"]'
     if kind == "toml":
         _pyproject(repo, f"{key} = {value}\n")
     else:

@@ -1,4 +1,5 @@
-"""Model backends and the one function that picks one from settings."""
+"""Model backends, and the one function that builds the configured one (by name,
+through registry.BACKENDS)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,33 @@ from pathlib import Path
 from codegen_hook.backends.base import Backend, Completion, CompletionRequest, Message
 from codegen_hook.config import Settings
 from codegen_hook.errors import ConfigError
+from codegen_hook.registry import BACKENDS
 from codegen_hook.models import (KNOWN_MODELS, MODEL_ROLE, Progress, find_private_model,
                                  resolve_model_path)
 
-__all__ = ["Backend", "Completion", "CompletionRequest", "Message", "make_backend"]
+__all__ = ["Backend", "Completion", "CompletionRequest", "Message", "langchain_backend",
+           "llama_cpp_backend", "make_backend", "openai_backend"]
 
 
 def make_backend(settings: Settings, data_dir: Path,
                  progress: Progress | None = None) -> Backend:
     """Build the configured backend; an unknown name fails loudly."""
-    if settings.backend == "llama-cpp":
-        return _llama_backend(settings, data_dir, progress)
-    if settings.backend == "openai":
-        from codegen_hook.backends.openai_http import OpenAICompatBackend
-        return OpenAICompatBackend(
-            settings.openai_base_url, settings.openai_model,
-            api_key=os.environ.get(settings.openai_api_key_env, ""),
-            allowed_hosts=settings.allow_remote_hosts, n_ctx=settings.n_ctx,
-            ca_bundle=settings.ca_bundle, client_cert=settings.client_cert,
-            client_key=settings.client_key, flavor=settings.openai_flavor,
-            parallel=settings.openai_parallel)
-    if settings.backend == "langchain":
-        return _langchain_backend(settings)
-    raise ConfigError(f"unknown backend {settings.backend!r}; use llama-cpp, openai or "
-                      "langchain")
+    backend: Backend = BACKENDS.load(settings.backend)(settings, data_dir, progress)
+    return backend
 
 
-def _langchain_backend(settings: Settings) -> Backend:
+def openai_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:
+    from codegen_hook.backends.openai_http import OpenAICompatBackend
+    return OpenAICompatBackend(
+        settings.openai_base_url, settings.openai_model,
+        api_key=os.environ.get(settings.openai_api_key_env, ""),
+        allowed_hosts=settings.allow_remote_hosts, n_ctx=settings.n_ctx,
+        ca_bundle=settings.ca_bundle, client_cert=settings.client_cert,
+        client_key=settings.client_key, flavor=settings.openai_flavor,
+        parallel=settings.openai_parallel)
+
+
+def langchain_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:
     if not settings.langchain_model:
         raise ConfigError("backend langchain needs langchain_model: set it to "
                           "'package.module:factory', a function returning a LangChain chat "
@@ -44,7 +45,7 @@ def _langchain_backend(settings: Settings) -> Backend:
     return LangChainBackend(load_chat_model(settings.langchain_model))
 
 
-def _llama_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:
+def llama_cpp_backend(settings: Settings, data_dir: Path, progress: Progress | None) -> Backend:
     from codegen_hook.backends.llama import LlamaCppBackend, lora_options
 
     lora = lora_options(settings, data_dir)  # lora_path / lora_scale; {} without one

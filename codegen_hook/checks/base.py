@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from codegen_hook.index.style import StyleProfile
 
-__all__ = ["Check", "CheckContext", "Finding"]
+__all__ = ["Check", "CheckContext", "CheckOptions", "Finding"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,23 @@ class CheckContext:
         return self.first_line <= line <= self.last_line
 
 
+@dataclass(frozen=True)
+class CheckOptions:
+    """What of the settings a check may need when it is built."""
+
+    style_mode: str = "report"    # report | enforce: do style findings block?
+    pyre_command: str = ""        # the `pyre` to run; "": beside this Python, else on PATH
+
+
 class Check(abc.ABC):
+    """A static check of generated code: it reads the code, it never runs it."""
+
     name: ClassVar[str] = "check"
+
+    @classmethod
+    def configured(cls, options: "CheckOptions") -> "Check":
+        """The check as the settings want it (registry.CHECKS builds checks so)."""
+        return cls()
 
     @abc.abstractmethod
     def run(self, code: str, context: CheckContext) -> list[Finding]:

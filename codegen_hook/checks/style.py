@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from codegen_hook.checks.base import Check, CheckContext, Finding
+from codegen_hook.checks.base import Check, CheckContext, CheckOptions, Finding
 from codegen_hook.index.style import StyleProfile, fits_convention, is_dunder, strip_name
 
 __all__ = ["StyleCheck", "StyleScore", "style_score"]
@@ -247,6 +247,10 @@ class StyleCheck(Check):
 
     def __init__(self, enforce: bool = False) -> None:
         self.enforce = enforce
+
+    @classmethod
+    def configured(cls, options: CheckOptions) -> "StyleCheck":
+        return cls(enforce=options.style_mode == "enforce")
 
     def run(self, code: str, context: CheckContext) -> list[Finding]:
         return self.score(code, context).findings

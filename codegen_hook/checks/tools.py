@@ -35,7 +35,7 @@ class ToolCheck(Check):
 
     def run(self, code: str, context: CheckContext) -> list[Finding]:
         with tempfile.TemporaryDirectory(prefix="codegen-hook-check-") as folder:
-            path = _package_copy(Path(folder), context)
+            path = package_copy(Path(folder), context)
             path.write_text(code, "utf-8")
             try:
                 proc = subprocess.run(self.argv(path, context), cwd=context.root,
@@ -60,7 +60,7 @@ class ToolCheck(Check):
         return findings
 
 
-def _package_copy(folder: Path, context: CheckContext) -> Path:
+def package_copy(folder: Path, context: CheckContext) -> Path:
     """Where the module goes in the temp folder: at its place in its package, with an
     empty `__init__.py` for each package above it, so a relative import (`from .utils
     import x`) still has a parent package (mypy stops with exit 2 without one)."""

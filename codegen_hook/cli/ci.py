@@ -14,6 +14,7 @@ from codegen_hook.cli.common import (add_settings_flags, load_settings, progress
                                      sandbox_factory, show_event, warn_unsafe)
 from codegen_hook.config import data_dir
 from codegen_hook.errors import ConfigError
+from codegen_hook.registry import FORGES
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -26,7 +27,7 @@ def add_parsers(sub: Any) -> None:
     ci.add_argument("--mode", choices=("review", "commit", "patch"), default="review",
                     help="review: suggestions on the PR; commit: push one commit to the "
                     "PR branch; patch: only write the patch (default review)")
-    ci.add_argument("--forge", choices=("auto", "github", "gitlab", "none"), default="auto",
+    ci.add_argument("--forge", choices=("auto", *FORGES.names(), "none"), default="auto",
                     help="where to post the review (auto: from the CI environment)")
     ci.add_argument("--pr", type=int, help="pull / merge request number (default: from the "
                     "CI environment)")
@@ -73,7 +74,7 @@ def _github_outputs(result: Any) -> None:
 
 def _cmd_ci(args: argparse.Namespace) -> int:
     from codegen_hook.backends import make_backend
-    from codegen_hook.checks import make_checks
+    from codegen_hook.checks import checks_from_settings
     from codegen_hook.ci.deliver import push_credentials
     from codegen_hook.ci.run import CiOptions, run_ci
     from codegen_hook.forges import HttpOptions, forge_from_env, forge_host
@@ -101,7 +102,7 @@ def _cmd_ci(args: argparse.Namespace) -> int:
     result = run_ci(
         root, settings, options, cache_dir=home / "cache",
         make_backend=lambda: make_backend(settings, home, progress_bar("assembling model")),
-        make_sandbox=sandbox, checks=make_checks(settings.checks, settings.style),
+        make_sandbox=sandbox, checks=checks_from_settings(settings),
         make_forge=(lambda: forge) if forge is not None else None,
         progress=None if args.json else show_event)
     _github_outputs(result)

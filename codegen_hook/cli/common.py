@@ -12,6 +12,7 @@ from codegen_hook.config import Settings, data_dir, find_config_root, resolve_se
 from codegen_hook.errors import ConfigError
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.outcome import Event
+from codegen_hook.registry import BACKENDS, SANDBOXES
 from codegen_hook.security.egress import install_egress_guard
 from codegen_hook.security.perms import private_folder
 
@@ -50,7 +51,7 @@ def count_bar(label: str) -> Callable[[int, int], None]:
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="known model name or path to a .gguf file")
-    parser.add_argument("--backend", choices=("llama-cpp", "openai", "langchain"))
+    parser.add_argument("--backend", choices=BACKENDS.names())
     parser.add_argument("--openai-base-url", help="OpenAI-compatible server, e.g. "
                         "http://127.0.0.1:11434/v1")
     parser.add_argument("--openai-model", help="model name on that server")
@@ -72,7 +73,7 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sandbox", choices=("auto", "docker", "bwrap"),
+    parser.add_argument("--sandbox", choices=("auto", *SANDBOXES.names()),
                         help="where generated code runs (auto: docker if its image is "
                         "built, else bwrap)")
     parser.add_argument("--unsafe-no-sandbox", action="store_const", const=True,

@@ -12,7 +12,7 @@ from typing import Any
 
 from codegen_hook.cli.common import (add_settings_flags, load_settings, progress_bar,
                                      sandbox_factory, show_event, warn_unsafe)
-from codegen_hook.config import data_dir
+from codegen_hook.config import RANKINGS, data_dir
 from codegen_hook.errors import ConfigError
 from codegen_hook.evals.results import Summary, TaskResult
 
@@ -41,7 +41,7 @@ def add_parsers(sub: Any) -> None:
     ablate = he.add_argument_group("ablations (measure what each ingredient adds)")
     ablate.add_argument("--no-generated-tests", action="store_true",
                         help="no tests written by the model: the docstring's examples only")
-    ablate.add_argument("--ranking", choices=("agreement", "first"),
+    ablate.add_argument("--ranking", choices=RANKINGS,
                         help="agreement: CodeT dual agreement; first: generation order")
     ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
     ablate.add_argument("--no-resample", action="store_true",
@@ -127,7 +127,7 @@ def _render_summary(mode: str, summary: Summary, report: Path, resumed: int) -> 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from codegen_hook.backends import Backend, make_backend
-    from codegen_hook.checks import make_checks
+    from codegen_hook.checks import checks_from_settings
     from codegen_hook.evals.humaneval import load_tasks, run_humaneval
 
     settings, _ = load_settings(args)
@@ -156,7 +156,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     sandbox = sandbox_factory(settings)
     run = run_humaneval(tasks, settings, out_dir=args.out, cache_dir=home / "cache",
                         make_backend=backend, make_sandbox=sandbox,
-                        checks=make_checks(settings.checks, settings.style), raw=args.raw,
+                        checks=checks_from_settings(settings), raw=args.raw,
                         resume=args.resume, progress=_show_task)
     if args.json:
         print(json.dumps(run.to_json(), indent=2))
@@ -214,7 +214,7 @@ def _render_repo(run: Any) -> None:
 
 def _cmd_eval_repo(args: argparse.Namespace) -> int:
     from codegen_hook.backends import Backend, make_backend
-    from codegen_hook.checks import make_checks
+    from codegen_hook.checks import checks_from_settings
     from codegen_hook.evals.repo import ARMS, find_functions, run_repo_eval
     from codegen_hook.evals.repo_report import write_repo_report
     from codegen_hook.evals.testenv import make_workspace, parse_test_command
@@ -252,7 +252,7 @@ def _cmd_eval_repo(args: argparse.Namespace) -> int:
         run = run_repo_eval(
             workspace, argv, settings, out_dir=args.out, make_backend=backend,
             make_sandbox=sandbox_factory(settings),
-            checks=make_checks(settings.checks, settings.style), sample=args.sample,
+            checks=checks_from_settings(settings), sample=args.sample,
             seed=args.seed, only=only, arms=arms, resume=args.resume,
             test_timeout=args.test_timeout,
             progress=lambda message: print(message, file=sys.stderr),

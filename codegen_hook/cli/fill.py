@@ -52,14 +52,14 @@ def add_doctor_parser(sub: Any) -> None:
 
 def _cmd_fill(args: argparse.Namespace) -> int:
     from codegen_hook.backends import make_backend
-    from codegen_hook.checks import make_checks
+    from codegen_hook.checks import checks_from_settings
     from codegen_hook.pipeline.run import fill_paths
 
     settings, root = load_settings(args)
     warn_unsafe(settings)
     home = data_dir(settings)
     sandbox = sandbox_factory(settings)
-    checks = make_checks(settings.checks, settings.style)
+    checks = checks_from_settings(settings)
     progress = None if args.json else show_event
     report = fill_paths(
         [Path(p) for p in args.files], settings, root, home / "cache",

@@ -28,12 +28,13 @@ from codegen_hook.forges.base import BOT_MARKER, Forge, Note, Published, Review,
 from codegen_hook.forges.github import GitHubForge
 from codegen_hook.forges.gitlab import GitLabForge
 from codegen_hook.forges.http import HttpOptions
+from codegen_hook.registry import FORGES as FORGE_REGISTRY
 
 __all__ = ["BOT_MARKER", "FORGES", "Forge", "GitHubForge", "GitLabForge", "HttpOptions",
            "Note", "Published", "Review", "Suggestion", "forge_from_env", "forge_host",
-           "forge_token"]
+           "forge_token", "github_from_env", "gitlab_from_env"]
 
-FORGES = ("auto", "github", "gitlab")
+FORGES = ("auto", *FORGE_REGISTRY.names())
 GITHUB_API = "https://api.github.com"
 
 
@@ -47,15 +48,26 @@ def forge_from_env(env: Mapping[str, str], kind: str = "auto", *,
         raise ConfigError(f"forge {kind!r} is unknown; use {', '.join(FORGES)}")
     if chosen == "auto":
         chosen = _detect(env)
-    if chosen == "github":
-        return GitHubForge(
-            env.get("GITHUB_API_URL") or GITHUB_API,
-            _required(env, "GITHUB_REPOSITORY", "set it to owner/name (GitHub Actions sets "
-                                                "it)"),
-            pull_number or _github_pull_number(env),
-            _token(env, "GITHUB_TOKEN", "in the workflow: `env: GITHUB_TOKEN: "
-                                        "${{ secrets.GITHUB_TOKEN }}`"),
-            options=options)
+    forge: Forge = FORGE_REGISTRY.load(chosen)(env, pull_number, options)
+    return forge
+
+
+def github_from_env(env: Mapping[str, str], pull_number: int | None,
+                    options: HttpOptions) -> Forge:
+    """GitHub Actions' variables (the module's docstring lists them)."""
+    return GitHubForge(
+        env.get("GITHUB_API_URL") or GITHUB_API,
+        _required(env, "GITHUB_REPOSITORY", "set it to owner/name (GitHub Actions sets "
+                                            "it)"),
+        pull_number or _github_pull_number(env),
+        _token(env, "GITHUB_TOKEN", "in the workflow: `env: GITHUB_TOKEN: "
+                                    "${{ secrets.GITHUB_TOKEN }}`"),
+        options=options)
+
+
+def gitlab_from_env(env: Mapping[str, str], pull_number: int | None,
+                    options: HttpOptions) -> Forge:
+    """GitLab CI's variables (the module's docstring lists them)."""
     return GitLabForge(
         _required(env, "CI_API_V4_URL", "e.g. https://gitlab.example.com/api/v4 (GitLab CI "
                                         "sets it)"),

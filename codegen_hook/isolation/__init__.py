@@ -5,8 +5,12 @@ from __future__ import annotations
 from codegen_hook.config import Settings
 from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob, Verdict
+from codegen_hook.registry import SANDBOXES
 
-__all__ = ["RunResult", "Sandbox", "SandboxJob", "Verdict", "probe_sandbox", "select_sandbox"]
+__all__ = ["AUTO_ORDER", "RunResult", "Sandbox", "SandboxJob", "Verdict", "bwrap_sandbox",
+           "docker_sandbox", "probe_sandbox", "select_sandbox"]
+
+AUTO_ORDER = ("docker", "bwrap")   # `sandbox = "auto"`: the strongest that starts here
 
 _PROBE = SandboxJob(files={"probe.py": "print('sandbox-ok')\n"}, entry="probe.py",
                     timeout=20.0)
@@ -17,7 +21,7 @@ def probe_sandbox(sandbox: Sandbox) -> RunResult:
     return sandbox.run(_PROBE)
 
 
-def _bwrap(settings: Settings) -> Sandbox:
+def bwrap_sandbox(settings: Settings) -> Sandbox:
     from codegen_hook.isolation.bwrap import BwrapSandbox
     sandbox = BwrapSandbox(python=settings.sandbox_python, uid=settings.sandbox_uid)
     result = probe_sandbox(sandbox)
@@ -29,7 +33,7 @@ def _bwrap(settings: Settings) -> Sandbox:
     return sandbox
 
 
-def _docker(settings: Settings) -> Sandbox:
+def docker_sandbox(settings: Settings) -> Sandbox:
     from codegen_hook.isolation.docker import DockerSandbox
     return DockerSandbox(image=settings.docker_image)
 
@@ -45,14 +49,13 @@ def select_sandbox(settings: Settings, notices: list[str] | None = None) -> Sand
     if settings.unsafe_no_sandbox:
         from codegen_hook.isolation.unsafe import UnsandboxedRunner
         return UnsandboxedRunner()
-    if settings.sandbox == "docker":
-        return _docker(settings)
-    if settings.sandbox == "bwrap":
-        return _bwrap(settings)
+    if settings.sandbox != "auto":
+        named: Sandbox = SANDBOXES.load(settings.sandbox)(settings)
+        return named
     reasons = []
-    for make in (_docker, _bwrap):
+    for name in AUTO_ORDER:
         try:
-            chosen = make(settings)
+            chosen: Sandbox = SANDBOXES.load(name)(settings)
         except SandboxUnavailableError as exc:
             reasons.append(str(exc))
             continue
