@@ -179,8 +179,7 @@ def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
     # the fill's records, so eval replays pipeline/select.py over them (evals/stages.py)
     details = {"timings": {k: round(v, 3) for k, v in outcome.timings.items()},
                "selection": record["selection"], "spec": record["spec"],
-               "candidates": [{k: v for k, v in c.items() if k != "body"}
-                              for c in record["candidates"]],
+               "candidates": record["candidates"],
                "generated_tests": record["generated_tests"]}
     modules = [splice_bodies(text, [(stub, c.body)], "\n") if c.body else ""
                for c in outcome.candidates]

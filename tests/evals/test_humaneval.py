@@ -18,7 +18,10 @@ from codegen_hook.config import Settings
 from codegen_hook.errors import ConfigError
 from codegen_hook.evals.humaneval import (EvalRun, Task, load_tasks, run_humaneval,
                                           stub_module)
+from codegen_hook.evals.results import ResultsLog, TaskResult
+from codegen_hook.evals.stages import fill_records
 from codegen_hook.isolation.bwrap import BwrapSandbox
+from codegen_hook.pipeline import select
 from codegen_hook.stubs import find_stubs
 
 
@@ -187,3 +190,10 @@ def test_every_candidate_is_scored_after_the_answer_for_the_oracle(tmp_path: Pat
     first, second = (c["outputs"] for c in result.details["candidates"])
     assert first[:2] == second[:2] and first[2:] != second[2:]
     assert got.summary.pass_at_1 == 0.0 and got.summary.oracle_pass == 1.0
+    # the saved record replays through the hook's own policy to the same decision
+    reloaded = ResultsLog[TaskResult](got.results_path).load()[0]
+    tests, cands = fill_records(reloaded)
+    _, decision = select.replay(cands, tests, select.Policy.from_settings(
+        dataclasses.replace(SETTINGS, candidates=2)))
+    assert (decision.verdict, decision.chosen) == ("unverified", 0)
+    assert decision.chosen == reloaded.details["selection"]["index"]
