@@ -26,10 +26,15 @@ def bwrap_sandbox(settings: Settings) -> Sandbox:
     sandbox = BwrapSandbox(python=settings.sandbox_python, uid=settings.sandbox_uid)
     result = probe_sandbox(sandbox)
     if not result.ok or "sandbox-ok" not in result.stdout:
-        raise SandboxUnavailableError(
-            f"bubblewrap is installed but cannot start a sandbox here ({result.verdict}: "
-            f"{result.stderr.strip()[-300:]}); check that unprivileged user namespaces "
-            "are enabled (sysctl kernel.unprivileged_userns_clone=1)")
+        said = result.stderr.strip()[-300:]
+        if "Can't find source path" in said or "Permission denied" in said:
+            fix = ("the sandbox's user cannot reach a folder it needs; make every folder "
+                   "above it crossable by others (chmod o+x) or set TMPDIR to one that is")
+        else:
+            fix = ("check that unprivileged user namespaces are enabled "
+                   "(sysctl kernel.unprivileged_userns_clone=1)")
+        raise SandboxUnavailableError(f"bubblewrap is installed but cannot start a sandbox "
+                                      f"here ({result.verdict}: {said}); {fix}")
     return sandbox
 
 

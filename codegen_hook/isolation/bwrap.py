@@ -25,6 +25,7 @@ from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
 from codegen_hook.isolation.cgroups import SlotCgroup, slot_cgroup
 from codegen_hook.isolation.seccomp import seccomp_filter_bpf
+from codegen_hook.isolation.jobdir import new_job_folder
 from codegen_hook.isolation.process import (Limits, release_job_files, run_untrusted_process,
                                             write_job_files)
 
@@ -103,7 +104,7 @@ class BwrapSandbox(Sandbox):
         scratch = max(job.memory_mb // 4, 16)
         with _uid_slot(self.uid) as uid, _seccomp_fd(self.seccomp) as fd, \
                 _cgroup(uid, (job.memory_mb + 2 * scratch) << 20) as cgroup:
-            job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
+            job_dir = str(new_job_folder(cross=uid is not None))
             try:
                 write_job_files(job, Path(job_dir), uid)
                 limits = Limits.for_job(job, processes=64 if uid is not None else None,

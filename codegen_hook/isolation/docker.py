@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import threading
 import time
 from importlib import resources
@@ -19,6 +18,7 @@ from typing import Any, ClassVar
 
 from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation.base import RunResult, Sandbox, SandboxJob
+from codegen_hook.isolation.jobdir import new_job_folder
 from codegen_hook.isolation.process import finish_run, release_job_files, write_job_files
 from codegen_hook.isolation.seccomp import docker_seccomp_profile
 
@@ -140,7 +140,7 @@ class DockerSandbox(Sandbox):
             detach=True)
 
     def run(self, job: SandboxJob) -> RunResult:
-        job_dir = tempfile.mkdtemp(prefix="codegen-hook-job-")
+        job_dir = str(new_job_folder(cross=os.geteuid() == 0))
         container = None
         start = time.perf_counter()
         try:
