@@ -15,7 +15,6 @@ import signal
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from codegen_hook.isolation.process import (Limits, release_job_files, run_untru
 
 __all__ = ["BwrapSandbox", "readable_by"]
 
+_SLOTS_FOLDER = Path("/tmp/codegen-hook-uid-slots")   # not TMPDIR: see slots_folder
 _SLOTS = 64
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 
@@ -178,6 +178,20 @@ def _reap_uid(uid: int, patience: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def slots_folder() -> Path:
+    """Where the uid slots' locks are: one place for every run on the machine, whatever
+    its TMPDIR, since a slot's reaping kills every process of its uid (two runs that
+    held their locks in different folders once shared uid 61000, and one killed the
+    other's sandbox). Ours and no link, or no slots at all."""
+    folder = _SLOTS_FOLDER
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxUnavailableError(f"{folder} is not a private folder of ours (someone "
+                                      "else made it, or it is a link); remove it and retry")
+    return folder
+
+
 @contextlib.contextmanager
 def _uid_slot(base: int | None) -> Iterator[int | None]:
     """A uid of our own for this run: RLIMIT_NPROC counts every process of a uid, so
@@ -186,8 +200,7 @@ def _uid_slot(base: int | None) -> Iterator[int | None]:
     if base is None:
         yield None
         return
-    folder = Path(tempfile.gettempdir()) / "codegen-hook-uid-slots"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = slots_folder()
     for slot in range(_SLOTS):
         handle = open(folder / f"{slot}.lock", "a")
         try:

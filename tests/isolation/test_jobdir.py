@@ -12,7 +12,7 @@ import pytest
 from codegen_hook.errors import SandboxUnavailableError
 from codegen_hook.isolation import jobdir
 from codegen_hook.isolation.base import SandboxJob
-from codegen_hook.isolation.bwrap import BwrapSandbox
+from codegen_hook.isolation.bwrap import BwrapSandbox, slots_folder
 
 
 @pytest.fixture
@@ -88,3 +88,12 @@ def test_as_root_a_sandbox_run_works_with_tmpdir_in_a_0700_folder(closed_tmpdir:
     """Before, bwrap could not reach the job folder and the error blamed user namespaces."""
     result = BwrapSandbox().run(SandboxJob(files={"a.py": "print('reached')"}, entry="a.py"))
     assert (result.verdict, result.stdout.strip()) == ("ok", "reached"), result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uid slots are used only as root")
+def test_uid_slots_are_one_place_whatever_tmpdir(closed_tmpdir: Path) -> None:
+    """A slot's reaping kills every process of its uid: runs with different TMPDIRs
+    once took their slot locks in different folders, shared a uid, and killed each
+    other's sandboxes."""
+    assert slots_folder() == Path("/tmp/codegen-hook-uid-slots")
+    assert not (closed_tmpdir / "tmp" / "codegen-hook-uid-slots").exists()
