@@ -79,6 +79,13 @@ class Settings:
     sandbox_uid: int = 61000              # used when the hook runs as root
     sandbox_python: str = ""              # empty: find one the sandbox user can read
     timeout: float = 10.0                 # seconds per sandbox run
+    # the project's environment, bound read-only ("": found); not `venv` / `python`:
+    # CODEGEN_HOOK_VENV and CODEGEN_HOOK_PYTHON are the CI templates' own variables
+    project_venv: str = ""                # --venv
+    project_python: str = ""              # --python: its venv is used
+    repo_tests: bool = True               # the repository's tests of a stub are evidence
+    write_tests: bool = False             # keep the tests that proved a body as a pytest file
+    tests_path: str = "tests/test_{module}_codegen.py"   # where (relative to the root)
     memory_mb: int = 512
     unsafe_no_sandbox: bool = False
     data_dir: str = ""                    # empty: $XDG_DATA_HOME/codegen-hook

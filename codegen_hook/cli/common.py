@@ -78,6 +78,12 @@ def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
                         "built, else bwrap)")
     parser.add_argument("--unsafe-no-sandbox", action="store_const", const=True,
                         help="run generated code WITHOUT a sandbox (dangerous)")
+    parser.add_argument("--venv", metavar="DIR", dest="project_venv",
+                        help="the project's virtual environment: "
+                        "its packages are shown read-only to the sandbox (default: "
+                        "$VIRTUAL_ENV, .venv/ or venv/, else this interpreter's)")
+    parser.add_argument("--python", metavar="PATH", dest="project_python",
+                        help="the project's interpreter (its venv is used, as with --venv)")
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Settings, Path]:
@@ -85,8 +91,9 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, Path]:
     keys = ("model", "backend", "openai_base_url", "openai_model", "openai_flavor",
             "openai_parallel", "langchain_model", "allow_remote_hosts",
             "ca_bundle", "client_cert", "client_key",
-            "unsafe_no_sandbox", "sandbox", "on_failure", "max_rounds", "candidates",
-            "write_unverified", "timeout", "memory_mb")
+            "unsafe_no_sandbox", "sandbox", "project_venv", "project_python", "on_failure",
+            "max_rounds", "candidates",
+            "write_unverified", "write_tests", "timeout", "memory_mb")
     flags = {key: getattr(args, key) for key in keys if hasattr(args, key)}
     settings = resolve_settings(root, flags=flags)
     private_folder(data_dir(settings))

@@ -27,6 +27,9 @@ def add_parsers(sub: Any) -> None:
     fill.add_argument("--candidates", type=int, help="candidates in the first round")
     fill.add_argument("--write-unverified", action="store_const", const=True,
                       help="also write code that could not be verified")
+    fill.add_argument("--write-tests", action="store_const", const=True,
+                      help="keep the tests that proved each written body as a pytest file "
+                      "(setting tests_path, default tests/test_<module>_codegen.py)")
     add_settings_flags(fill)
 
     run = sub.add_parser("exec", help="run FILE in the sandbox and report its output")
@@ -85,16 +88,21 @@ def _render_fill(report: FillReport, settings: Settings) -> None:
             state = ("written" if outcome.written else
                      "not written (--check)" if report.check_only and outcome.body else
                      "left as it was")
+            evidence = f", evidence {' '.join(outcome.evidence)}" if outcome.evidence else ""
             print(f"{where}: {outcome.verdict} ({tests}/{len(outcome.tests)} examples passed, "
                   f"{len(outcome.checks)} findings, {outcome.attempts} candidates, "
                   f"{outcome.timings.get('total_s', 0):.1f} s, sandbox {outcome.sandbox or '-'}"
-                  f"{_style(outcome.style_score)})"
+                  f"{_style(outcome.style_score)}{evidence})"
                   f"; {state}")
             for reason in outcome.reasons:
                 print("    " + reason.replace("\n", "\n    "))
             if report.check_only and outcome.code:
                 shown = "".join(f"    | {line}\n" for line in outcome.code.splitlines())
                 print("    proposed:\n" + shown, end="")
+        if file.tests_file:
+            print(f"{file.path}: the tests that proved it: {file.tests_file}")
+        if file.tests_note:
+            print(f"{file.path}: {file.tests_note}")
     if report.audit_error:
         print(f"codegen-hook: {report.audit_error}")
     if report.changed_files:

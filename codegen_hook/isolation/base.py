@@ -72,3 +72,9 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     def run(self, job: SandboxJob) -> RunResult:
         """Run `job` and report what happened."""
+
+    def python_version(self) -> tuple[int, int] | None:
+        """The (major, minor) of the Python that runs jobs here, so the project's
+        packages are bound only into a Python that can load them; None: unknown (a
+        fake), and then they are not bound."""
+        return None

@@ -13,6 +13,7 @@ import fcntl
 import os
 import signal
 import shutil
+import subprocess
 import stat
 import sys
 import time
@@ -74,6 +75,7 @@ class BwrapSandbox(Sandbox):
         self.uid: int | None = uid if os.geteuid() == 0 else None
         self.python = _pick_python(python, self.uid)
         self.seccomp = seccomp_filter_bpf() if use_seccomp else None
+        self._version: tuple[int, int] | None = None
 
     def _mounts(self) -> list[str]:
         args: list[str] = []
@@ -99,6 +101,16 @@ class BwrapSandbox(Sandbox):
                 "--ro-bind", job_dir, "/job", *_binds(job), "--remount-ro", "/",
                 "--chdir", "/work",
                 self.python, "-I", "-B", f"/job/{job.entry}", *job.args]
+
+    def python_version(self) -> tuple[int, int] | None:
+        """Asked of the interpreter the sandbox runs (a host program, not a job)."""
+        if self._version is None:
+            done = subprocess.run([self.python, "-I", "-c",
+                                   "import sys; print('%d %d' % sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=30, check=False)
+            major, _, minor = done.stdout.strip().partition(" ")
+            self._version = (int(major), int(minor)) if done.returncode == 0 else (0, 0)
+        return self._version if self._version != (0, 0) else None
 
     def run(self, job: SandboxJob) -> RunResult:
         scratch = max(job.memory_mb // 4, 16)

@@ -105,6 +105,7 @@ class DockerSandbox(Sandbox):
     def __init__(self, image: str = DEFAULT_IMAGE, client: Any = None) -> None:
         self.client = client or docker_client()
         self.image = image
+        self._version: tuple[int, int] | None = None
         import docker
         import docker.errors
         # Long-lived calls (the output stream, the blocking wait) get clients of their own.
@@ -138,6 +139,16 @@ class DockerSandbox(Sandbox):
                                                                        hard=0)],
             log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
             detach=True)
+
+    def python_version(self) -> tuple[int, int] | None:
+        """Asked of the image's Python once, in a container of its own (~0.5 s)."""
+        if self._version is None:
+            probe = SandboxJob(files={"v.py": "import sys; print('%d %d' % sys.version_info[:2])"},
+                               entry="v.py", timeout=30.0)
+            said = self.run(probe).stdout.split()
+            self._version = (int(said[0]), int(said[1])) if len(said) == 2 and all(
+                x.isdigit() for x in said) else (0, 0)
+        return self._version if self._version != (0, 0) else None
 
     def run(self, job: SandboxJob) -> RunResult:
         job_dir = str(new_job_folder(cross=os.geteuid() == 0))

@@ -22,6 +22,9 @@ class UnsandboxedRunner(Sandbox):
     isolated: ClassVar[bool] = False
     network: ClassVar[bool] = True
 
+    def python_version(self) -> tuple[int, int] | None:
+        return sys.version_info[0], sys.version_info[1]
+
     def run(self, job: SandboxJob) -> RunResult:
         folder = tempfile.mkdtemp(prefix="codegen-hook-unsafe-")
         try:

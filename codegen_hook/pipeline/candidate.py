@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from codegen_hook.checks.base import Finding
+from codegen_hook.pipeline.repo_matrix import RepoOutcome
 
 __all__ = ["Candidate", "Origin", "TestOutcome"]
 
@@ -57,6 +58,14 @@ class Candidate:
     checked: bool = False      # the static checks ran on it
     findings: tuple[Finding, ...] = ()
     style_score: float | None = None   # 0..1 against the repo's style; None: not scored
+    repo_results: tuple[RepoOutcome, ...] = ()   # the repository's evidence tests
+    repo_problem: str = ""     # why those tests gave no outcome for it (counts as failing)
+
+    @property
+    def repo_failed(self) -> bool:
+        """It failed (or could not be run against) a repository test that exercises the
+        stub. With no such tests, never."""
+        return bool(self.repo_problem) or any(not r.passed for r in self.repo_results)
 
     @property
     def ran(self) -> bool:
@@ -79,7 +88,9 @@ class Candidate:
                 "outputs": [r.answer for r in self.results],
                 "sandbox_verdict": self.sandbox_verdict, "checked": self.checked,
                 "findings": [dataclasses.asdict(f) for f in self.findings],
-                "style_score": self.style_score}
+                "style_score": self.style_score,
+                "repo_results": [dataclasses.asdict(r) for r in self.repo_results],
+                "repo_problem": self.repo_problem}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Candidate":
@@ -94,4 +105,8 @@ class Candidate:
                    sandbox_verdict=data.get("sandbox_verdict"),
                    checked=bool(data.get("checked", False)),
                    findings=tuple(Finding(**f) for f in data.get("findings", ())),
-                   style_score=data.get("style_score"))
+                   style_score=data.get("style_score"),
+                   repo_results=tuple(RepoOutcome(str(r["test"]), str(r["outcome"]),
+                                                  str(r.get("message", "")))
+                                      for r in data.get("repo_results", ())),
+                   repo_problem=str(data.get("repo_problem", "")))

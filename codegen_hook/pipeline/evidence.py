@@ -41,15 +41,15 @@ def computed_answer(result: TestResult, test: SpecTest) -> str:
 
 
 def run_untrusted_tests(sandbox: Sandbox, cands: Sequence[Candidate], path: Path, stub: Stub,
-                        tests: Sequence[SpecTest], *, timeout: float,
-                        memory_mb: int) -> list[Candidate]:
+                        tests: Sequence[SpecTest], *, timeout: float, memory_mb: int,
+                        site: Sequence[Path] = ()) -> list[Candidate]:
     """Every runnable candidate against every test, in one sandbox start; the others
     come back as they were."""
     ready = [c for c in cands if c.module and not c.problem]
     if not ready:
         return list(cands)
     job, marker = matrix_job(stub, path, [c.module for c in ready], tests, timeout=timeout,
-                             memory_mb=memory_mb,
+                             memory_mb=memory_mb, site=site,
                              per_test_timeout=min(timeout, _PER_TEST_S))
     matrix = read_matrix(sandbox.run(job), marker, len(ready), len(tests))
     done: dict[int, Candidate] = {}

@@ -30,6 +30,9 @@ from codegen_hook.pipeline.generated import (merge_tests, model_tests_messages,
 from codegen_hook.pipeline.outcome import Event, EventKind, Outcome, outcome_of
 from codegen_hook.pipeline.prepare import prepare_untrusted
 from codegen_hook.pipeline.probes import probe_tests
+from codegen_hook.pipeline.environment import ProjectEnv
+from codegen_hook.pipeline.repo_evidence import (RepoEvidence, gather_repo_tests, run_repo_tests,
+                                                 sandbox_environment)
 from codegen_hook.pipeline.prompts import (answer_prefix, redact_messages, repair_messages,
                                            stub_messages)
 from codegen_hook.pipeline.spec import SpecTest, spec_tests
@@ -52,6 +55,7 @@ class StubFiller:
     cache_dir: Path
     progress: Callable[[Event], None] | None = None
     repo: RepoContext | None = None
+    _env: tuple[ProjectEnv | None, str] | None = None
 
     def fill(self, source: SourceFile, stub: Stub) -> Outcome:
         """Run the stages for `stub` and return its Outcome; never raises for the code's
@@ -65,6 +69,14 @@ class StubFiller:
                      policy=select.Policy.from_settings(self.settings))
         fill.tests = list(fill.stated)
         try:
+            env, env_problem = self.project_env()
+            fill.site = env.site if env else ()
+            with times.timed("repo_tests_s"):
+                fill.repo = gather_repo_tests(self.settings, self.sandbox, self.root,
+                                              source.path, stub, source.text, env,
+                                              env_problem)
+            if fill.repo.problem:
+                fill.notes.append(fill.repo.problem)
             for round_no in range(1, self.settings.max_rounds + 1):
                 if round_no > 1 and (spent := budget_spent(self.settings,
                                                            times["repair_tokens"], start)):
@@ -86,7 +98,8 @@ class StubFiller:
             retrieved=[f"{h.path}::{h.symbol.qualname}" for h in hits],
             redactions=dict(fill.redactions),
             stub_sha256=hashlib.sha256(stub.source.encode()).hexdigest(),
-            model_sha256=str(getattr(self.backend, "model_sha256", "")))
+            model_sha256=str(getattr(self.backend, "model_sha256", "")),
+            repo_tests=fill.repo.node_ids, notes=fill.repo.notes + self._env_notes())
 
     def _round(self, round_no: int, source: SourceFile, stub: Stub, fill: "_Fill",
                times: FillTimes) -> bool:
@@ -111,7 +124,10 @@ class StubFiller:
         new = [prepare_untrusted(c, source.text, source.path, stub) for c in made.candidates]
         with times.timed("sandbox_s", any(c.module and not c.problem for c in new)):
             new = run_untrusted_tests(self.sandbox, new, source.path, stub, fill.tests,
-                                      timeout=cfg.timeout, memory_mb=cfg.memory_mb)
+                                      timeout=cfg.timeout, memory_mb=cfg.memory_mb,
+                                      site=fill.site)
+        with times.timed("repo_tests_s", bool(fill.repo.tests)):
+            new = run_repo_tests(self.sandbox, new, self.root, source.path, fill.repo, cfg)
         place = CheckPlace(source.path, self.root, self.cache_dir, stub.ellipsis_line,
                            tuple(t.call for t in fill.tests if t.stated),
                            self.repo.style if self.repo else None)
@@ -127,6 +143,21 @@ class StubFiller:
                                                                  feedback))
             fill.redactions.update(found)
         return True
+
+    def project_env(self) -> tuple[ProjectEnv | None, str]:
+        """The project's environment, found once a run (it costs a sandbox start)."""
+        if self._env is None:
+            try:
+                self._env = (sandbox_environment(self.settings, self.root, self.sandbox), "")
+            except CodegenHookError as exc:
+                self._env = (None, str(exc))
+        return self._env
+
+    def _env_notes(self) -> tuple[str, ...]:
+        env, problem = self.project_env()
+        if env is None:
+            return (f"candidates ran without the project's packages: {problem}",)
+        return (f"the project's packages: {', '.join(map(str, env.site))} ({env.where})",)
 
     def _tests_ask(self, stub: Stub) -> TestsAsk:
         """The model's tests of `stub`, asked apart from the code (the model never sees
@@ -151,3 +182,5 @@ class _Fill:
     choice: select.Choice = select.Choice((), (), None)
     repair: list[Message] | None = None  # the next round's repair prompt
     notes: list[str] = field(default_factory=list)        # reasons that lead the report
+    repo: RepoEvidence = RepoEvidence()   # the repository's tests of the stub
+    site: tuple[Path, ...] = ()           # the project's packages, bound into the sandbox

@@ -71,11 +71,13 @@ def matrix_timeout(n_candidates: int, n_tests: int, timeout: float,
 
 
 def matrix_job(stub: Stub, path: Path, modules: Sequence[str], tests: Sequence[SpecTest], *,
-               timeout: float, memory_mb: int,
-               per_test_timeout: float = 2.0) -> tuple[SandboxJob, str]:
+               timeout: float, memory_mb: int, per_test_timeout: float = 2.0,
+               site: Sequence[Path] = ()) -> tuple[SandboxJob, str]:
     """A job that runs every test against every candidate module, and its marker.
 
-    `modules[i]` is the whole module text with candidate i's body spliced in.
+    `modules[i]` is the whole module text with candidate i's body spliced in; `site`
+    are the project's package folders, bound read-only and importable after the
+    module's own tree.
     """
     marker = f"@@codegen-hook-{secrets.token_hex(8)}@@"
     # The tree beside the module, without the module itself: each candidate brings its own.
@@ -89,7 +91,9 @@ def matrix_job(stub: Stub, path: Path, modules: Sequence[str], tests: Sequence[S
         package = "src/" + own.rsplit("/", 1)[0]
     candidates = [f"candidates/{i}/{Path(own).name}" for i in range(len(modules))]
     files.update(zip(candidates, modules))
+    binds = tuple((str(folder), f"/env{i}") for i, folder in enumerate(site))
     spec = {"marker": marker, "module": name, "package": package, "qualname": stub.qualname,
+            "site": [inside for _, inside in binds],
             "candidates": candidates, "timeout": timeout, "per_test_timeout": per_test_timeout,
             "grace": _GRACE_S,
             "tests": [{"call": t.call, "expected": t.expected, "kind": t.kind,
@@ -100,7 +104,7 @@ def matrix_job(stub: Stub, path: Path, modules: Sequence[str], tests: Sequence[S
     files[_ENTRY] = program_text("run_matrix")
     # Each test's line holds at most ~1,100 characters before JSON escaping (up to 6x).
     output_limit = max(1 << 20, len(modules) * (16 << 10) * (1 + len(tests)))
-    return SandboxJob(files=files, entry=_ENTRY,
+    return SandboxJob(files=files, entry=_ENTRY, binds=binds,
                       timeout=matrix_timeout(len(modules), len(tests), timeout,
                                              per_test_timeout),
                       memory_mb=memory_mb, output_limit=output_limit), marker

@@ -95,6 +95,9 @@ class Outcome:
     style_score: float | None = None   # the returned code against the repo's style, 0..1
     generated_tests: list[GeneratedTestResult] = field(default_factory=list)
     selection: Selection = Selection("agreement")
+    evidence: tuple[str, ...] = ()   # what the answer passed: "repo-tests:3", "examples:2", ...
+    repo_tests: tuple[str, ...] = ()  # the repository's tests that exercise the stub
+    notes: tuple[str, ...] = ()      # what finding the evidence learnt (tests dropped, ...)
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
@@ -104,6 +107,8 @@ class Outcome:
         data["spec"] = [t.to_json() for t in self.spec]
         data["generated_tests"] = [dataclasses.asdict(t) for t in self.generated_tests]
         data["selection"] = dataclasses.asdict(self.selection)
+        for key in ("evidence", "repo_tests", "notes"):
+            data[key] = list(data[key])
         ranks = {r.index: r for r in self.ranking}
         data["candidates"] = [_candidate_json(c, ranks.get(i), self.spec)
                               for i, c in enumerate(self.candidates)]
@@ -149,4 +154,5 @@ def outcome_of(choice: Choice, decision: Decision, tests: Sequence[SpecTest], *,
         attempts=len(choice.candidates), body=cand.body if cand else "",
         style_score=cand.style_score if cand else None, spec=tuple(tests),
         candidates=choice.candidates, ranking=choice.ranking, generated_tests=generated,
-        selection=_selection(choice, decision.chosen, tests, method), **fields)
+        selection=_selection(choice, decision.chosen, tests, method),
+        evidence=decision.evidence, **fields)

@@ -22,6 +22,7 @@ from codegen_hook.pipeline.context import RepoContext, prepare_repo_context
 from codegen_hook.pipeline.fill import StubFiller
 from codegen_hook.security.crypto import EncryptedCodec
 from codegen_hook.pipeline.outcome import SCHEMA_VERSION, Event, Outcome
+from codegen_hook.pipeline.proof_tests import write_proof_tests
 from codegen_hook.stubs import SkippedStub, SourceFile, Stub, find_stubs, splice_bodies
 
 __all__ = ["FileReport", "FillReport", "IndexOutcome", "fill_paths"]
@@ -46,6 +47,8 @@ class FileReport:
     skipped: list[SkippedStub] = field(default_factory=list)
     error: str = ""
     changed: bool = False
+    tests_file: str = ""       # the proof tests written beside the repository's (write_tests)
+    tests_note: str = ""       # why they were not
 
 
 @dataclass
@@ -61,7 +64,9 @@ class FillReport:
 
     @property
     def changed_files(self) -> list[str]:
-        return [f.path for f in self.files if f.changed]
+        return [path for f in self.files
+                for path in ([f.path] if f.changed else []) + ([f.tests_file] if f.tests_file
+                                                               else [])]
 
     def blocking(self, on_failure: str) -> bool:
         """Whether the commit should stop: a file changed, or a stub failed under `block`."""
@@ -77,6 +82,8 @@ class FillReport:
             "skipped": [{"file": f.path, "qualname": s.qualname, "line": s.line,
                          "reason": s.reason} for f in self.files for s in f.skipped],
             "file_errors": [{"file": f.path, "error": f.error} for f in self.files if f.error],
+            "tests_files": [{"file": f.path, "tests_file": f.tests_file, "note": f.tests_note}
+                            for f in self.files if f.tests_file or f.tests_note],
             "changed_files": self.changed_files,
             "check_only": self.check_only,
             "audit_error": self.audit_error,
@@ -159,10 +166,12 @@ def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_
     report.skipped = scan.skipped
     # Later stubs see the bodies accepted for earlier ones (a method may call another).
     working = source
+    done: list[tuple[Stub, Outcome]] = []
     for qualname in [s.qualname for s in scan.stubs if only is None or s.qualname in only]:
         stub = next(s for s in find_stubs(working.text).stubs if s.qualname == qualname)
         outcome = _fill_one(working, stub, parts, settings, root, cache_dir, progress)
         report.outcomes.append(outcome)
+        done.append((stub, outcome))
         if outcome.verdict == "verified" or (outcome.verdict == "unverified"
                                              and settings.write_unverified and outcome.body):
             outcome.written = not check_only
@@ -177,7 +186,21 @@ def _fill_file(path: Path, parts: _Parts, settings: Settings, root: Path, cache_
                 outcome.written = False
             return report
         report.changed = True
+        if settings.write_tests and parts.filler is not None:
+            report.tests_file, report.tests_note = _proof_tests(
+                parts.filler, settings, root, path, working.text, done)
     return report
+
+
+def _proof_tests(filler: StubFiller, settings: Settings, root: Path, path: Path, filled: str,
+                 done: list[tuple[Stub, Outcome]]) -> tuple[str, str]:
+    env, _ = filler.project_env()
+    try:
+        return write_proof_tests(settings, filler.sandbox, root, path, filled,
+                                 [(s, o) for s, o in done if o.written],
+                                 env.site if env else ())
+    except CodegenHookError as exc:
+        return "", f"the proof tests were not written: {exc}"
 
 
 def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir: Path,

@@ -25,6 +25,7 @@ __all__ = ["Choice", "Decision", "Method", "Policy", "Ranked", "choose", "decide
            "feedback", "passes_stated", "rank", "replay", "stated_results"]
 
 Method = Literal["agreement", "first", "clustered"]
+REPO_WEIGHT = 4.0   # a repository test passed weighs as much as one of the user's examples
 Verdict = Literal["verified", "unverified", "failed"]
 
 
@@ -63,17 +64,20 @@ def failed_stated(cand: Candidate, tests: Sequence[SpecTest]) -> int:
 
 
 def passes_stated(cand: Candidate, tests: Sequence[SpecTest]) -> bool:
-    return cand.ran and failed_stated(cand, tests) == 0
+    """It passes the user's own truth: every stated example and every repository test
+    that exercises the stub."""
+    return cand.ran and failed_stated(cand, tests) == 0 and not cand.repo_failed
 
 
 def passed_everything(cand: Candidate, tests: Sequence[SpecTest]) -> bool:
-    return (cand.ran and not cand.blocking_findings and bool(stated_results(cand, tests))
-            and failed_stated(cand, tests) == 0)
+    return (passes_stated(cand, tests) and not cand.blocking_findings
+            and bool(stated_results(cand, tests) or cand.repo_results))
 
 
 def badness(cand: Candidate, tests: Sequence[SpecTest]) -> tuple[int, int, int, int]:
-    """Lower is better: usable code first, then fewer failing examples and findings."""
-    return (int(not cand.body), int(not cand.ran), failed_stated(cand, tests),
+    """Lower is better: usable code first, then fewer failing tests and findings."""
+    repo_failures = sum(not r.passed for r in cand.repo_results) + bool(cand.repo_problem)
+    return (int(not cand.body), int(not cand.ran), failed_stated(cand, tests) + repo_failures,
             len(cand.blocking_findings))
 
 
@@ -90,13 +94,14 @@ def rank(cands: Sequence[Candidate], tests: Sequence[SpecTest], method: Method =
     scored = [j for j, t in enumerate(tests)
               if t.kind != "probe" and (origins is None or t.origin in origins)]
     probes = [j for j, t in enumerate(tests) if t.kind == "probe"]
-    keys: list[tuple[frozenset[int], tuple[str, ...]] | None] = []
+    keys: list[tuple[frozenset[int], tuple[str, ...], frozenset[str]] | None] = []
     for cand in cands:
         if not cand.ran:
             keys.append(None)
             continue
         extra = tuple(cand.results[j].answer for j in probes) if method == "clustered" else ()
-        keys.append((frozenset(j for j in scored if cand.results[j].passed), extra))
+        keys.append((frozenset(j for j in scored if cand.results[j].passed), extra,
+                     frozenset(r.test for r in cand.repo_results if r.passed)))
     answers = [_answers(c) for c in cands]
     ranked = []
     for index, key in enumerate(keys):
@@ -105,7 +110,7 @@ def rank(cands: Sequence[Candidate], tests: Sequence[SpecTest], method: Method =
             ranked.append(Ranked(index, 0.0, 0, 0.0, agree))
             continue
         size = keys.count(key)
-        weight = sum(tests[j].weight for j in key[0])
+        weight = sum(tests[j].weight for j in key[0]) + REPO_WEIGHT * len(key[2])
         # A group that passes nothing still beats a candidate that did not run.
         ranked.append(Ranked(index, size * (weight or 1e-3), size, weight, agree))
     if method == "first":
@@ -131,12 +136,14 @@ def choose(cands: Sequence[Candidate], tests: Sequence[SpecTest], policy: Policy
     `policy.checks_per_round` new candidates are checked in one call."""
     found = list(cands)
     ranking = tuple(rank(found, tests, policy.ranking))
-    if not any(t.stated for t in tests):   # nothing of the user's to verify against
-        return Choice(tuple(found), ranking, None)
+    if not any(t.stated for t in tests) and not any(c.repo_results for c in found):
+        return Choice(tuple(found), ranking, None)   # nothing of the user's to verify against
     fresh = 0
     for ranked in ranking:
         cand = found[ranked.index]
-        if not passes_stated(cand, tests) or ranked.agree < policy.agreement:
+        # the repository's own tests, passed, need no second candidate to agree
+        if not passes_stated(cand, tests) or (ranked.agree < policy.agreement
+                                              and not cand.repo_results):
             continue
         if not cand.checked:
             checked = check(cand) if fresh < policy.checks_per_round else None
@@ -178,6 +185,10 @@ def feedback(cand: Candidate, tests: Sequence[SpecTest]) -> str:
         else:
             lines.append(f"{call} returned {result.got.strip() or '(nothing)'}, "
                          f"expected {test.expected.strip()}")
+    for repo in cand.repo_results:
+        if not repo.passed:
+            lines.append(f"the repository's test {repo.test} {repo.outcome}:\n"
+                         f"{repo.message.strip()[-800:]}")
     lines += [finding.render() for finding in cand.blocking_findings]
     return "\n".join(lines)
 
@@ -204,15 +215,15 @@ def _disputed(choice: Choice, tests: Sequence[SpecTest]) -> dict[str, str]:
 
 def _unverified_reason(cand: Candidate, agree: int, tests: Sequence[SpecTest],
                        policy: Policy) -> str:
-    if cand.problem:
-        return cand.problem
+    if cand.problem or cand.repo_problem:
+        return cand.problem or cand.repo_problem
     stated = stated_results(cand, tests)
     if passes_stated(cand, tests) and stated and agree < policy.agreement \
             and not cand.blocking_findings:
         return (f"it passes the docstring's examples, but no other candidate computed the same "
                 f"results on every test (verified needs {policy.agreement} that agree: "
                 "setting verify_agreement); add an example that pins the behaviour down")
-    if cand.ran and not stated:
+    if cand.ran and not stated and not cand.repo_results:
         return ("the docstring has no examples to test the code against (`>>>` lines, or "
                 "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")
     return f"no candidate passed every check and example; the closest one:\n" \
@@ -224,6 +235,24 @@ class Decision:
     verdict: Verdict
     chosen: int | None          # the candidate whose body is the answer
     reasons: tuple[str, ...]
+    evidence: tuple[str, ...] = ()   # what the answer passed, strongest first
+
+
+def evidence_of(cand: Candidate, agree: int, tests: Sequence[SpecTest]) -> tuple[str, ...]:
+    """The evidence ladder, strongest first: the repository's tests that exercise the
+    stub, the docstring's examples, the probes, how many candidates agree."""
+    found = []
+    if cand.repo_results:
+        found.append(f"repo-tests:{sum(r.passed for r in cand.repo_results)}")
+    stated = stated_results(cand, tests)
+    if stated:
+        found.append(f"examples:{sum(r.passed for _, r in stated)}")
+    probes = sum(t.kind == "probe" for t in tests)
+    if probes and cand.ran:
+        found.append(f"probes:{probes}")
+    if agree > 1 and cand.results:
+        found.append(f"agreement:{agree}")
+    return tuple(found)
 
 
 def decide(choice: Choice, tests: Sequence[SpecTest], policy: Policy,
@@ -254,7 +283,9 @@ def decide(choice: Choice, tests: Sequence[SpecTest], policy: Policy,
         reasons.append(_unverified_reason(cand, agree, tests, policy))
     if cand is not None and cand.problem and not cand.body:
         reasons.append(cand.problem)
-    return Decision(verdict, chosen, tuple(reasons))
+    agree = next((r.agree for r in choice.ranking if r.index == chosen), 0)
+    evidence = evidence_of(cand, agree, tests) if cand is not None and cand.ran else ()
+    return Decision(verdict, chosen, tuple(reasons), evidence)
 
 
 def replay(cands: Sequence[Candidate], tests: Sequence[SpecTest],

@@ -7,6 +7,7 @@ starts with a per-run random token the host gave it; an exit status alone never
 counts as a pass.
 
 - `run_matrix`: every candidate against every test, a forked child per candidate.
+- `repo_matrix`: the repository's own tests against each candidate, pytest imported once.
 - `hidden_tests`: a benchmark's hidden tests against one answer (scoring only).
 - `repo_tests`: a repository's own pytest suite against a scratch copy.
 """
@@ -17,7 +18,7 @@ from importlib import resources
 
 __all__ = ["program_text"]
 
-_PROGRAMS = ("run_matrix", "hidden_tests", "repo_tests")
+_PROGRAMS = ("run_matrix", "repo_matrix", "hidden_tests", "repo_tests")
 
 
 def program_text(name: str) -> str:

@@ -266,9 +266,10 @@ def run_candidate(spec: dict[str, Any], index: int) -> tuple[str, list[Row]]:
 
 
 def main() -> None:
-    sys.path.insert(0, os.path.join(HERE, "src"))
     with open(os.path.join(HERE, "matrix.json")) as handle:
         spec = json.load(handle)
+    # the module's own tree first, then the project's packages (bound read-only)
+    sys.path[:0] = [os.path.join(HERE, "src"), *spec.get("site", ())]
     for index in range(len(spec["candidates"])):
         problem, results = run_candidate(spec, index)
         sys.stdout.flush()
