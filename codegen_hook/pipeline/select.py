@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from codegen_hook.config import Settings
-from codegen_hook.pipeline.candidate import Candidate, TestOutcome
+from codegen_hook.pipeline.candidate import Candidate
+from codegen_hook.pipeline.reasons import disputed_examples, feedback, unverified_reason
 from codegen_hook.pipeline.spec import SpecTest
+from codegen_hook.pipeline.standing import (badness, failed_stated, passed_everything,
+                                            passes_stated, stated_results)
 
-__all__ = ["Choice", "Decision", "Method", "Policy", "Ranked", "choose", "decide", "fallback",
-           "feedback", "passes_stated", "rank", "replay", "stated_results"]
+__all__ = ["Choice", "Decision", "Method", "Policy", "Ranked", "badness", "choose", "decide",
+           "fallback", "failed_stated", "feedback", "passed_everything", "passes_stated",
+           "rank", "replay", "stated_results"]
 
 Method = Literal["agreement", "first", "clustered"]
 REPO_WEIGHT = 4.0   # a repository test passed weighs as much as one of the user's examples
@@ -51,34 +55,6 @@ class Ranked:
     group: int          # how many candidates passed exactly the same tests
     passed: float       # the weight of the tests it passed
     agree: int = 0      # how many candidates computed the same on every test and probe
-
-
-def stated_results(cand: Candidate,
-                   tests: Sequence[SpecTest]) -> list[tuple[SpecTest, TestOutcome]]:
-    """The candidate's results on the user's own tests (docstring and stated)."""
-    return [(t, r) for t, r in zip(tests, cand.results) if t.stated]
-
-
-def failed_stated(cand: Candidate, tests: Sequence[SpecTest]) -> int:
-    return sum(not r.passed for _, r in stated_results(cand, tests))
-
-
-def passes_stated(cand: Candidate, tests: Sequence[SpecTest]) -> bool:
-    """It passes the user's own truth: every stated example and every repository test
-    that exercises the stub."""
-    return cand.ran and failed_stated(cand, tests) == 0 and not cand.repo_failed
-
-
-def passed_everything(cand: Candidate, tests: Sequence[SpecTest]) -> bool:
-    return (passes_stated(cand, tests) and not cand.blocking_findings
-            and bool(stated_results(cand, tests) or cand.repo_results))
-
-
-def badness(cand: Candidate, tests: Sequence[SpecTest]) -> tuple[int, int, int, int]:
-    """Lower is better: usable code first, then fewer failing tests and findings."""
-    repo_failures = sum(not r.passed for r in cand.repo_results) + bool(cand.repo_problem)
-    return (int(not cand.body), int(not cand.ran), failed_stated(cand, tests) + repo_failures,
-            len(cand.blocking_findings))
 
 
 def _answers(cand: Candidate) -> tuple[str, ...] | None:
@@ -171,65 +147,6 @@ def fallback(choice: Choice, tests: Sequence[SpecTest]) -> int | None:
     return min(order, key=lambda i: badness(cands[i], tests)) if order else None
 
 
-def feedback(cand: Candidate, tests: Sequence[SpecTest]) -> str:
-    """What went wrong with `cand`, as the repair prompt and the report show it."""
-    if cand.problem or cand.run_problem:
-        return cand.problem or cand.run_problem
-    lines: list[str] = []
-    for test, result in stated_results(cand, tests):
-        if result.passed:
-            continue
-        call = test.call.strip()
-        if result.error:
-            lines.append(f"{call} raised:\n{result.error.strip()[-800:]}")
-        else:
-            lines.append(f"{call} returned {result.got.strip() or '(nothing)'}, "
-                         f"expected {test.expected.strip()}")
-    for repo in cand.repo_results:
-        if not repo.passed:
-            lines.append(f"the repository's test {repo.test} {repo.outcome}:\n"
-                         f"{repo.message.strip()[-800:]}")
-    lines += [finding.render() for finding in cand.blocking_findings]
-    return "\n".join(lines)
-
-
-def _disputed(choice: Choice, tests: Sequence[SpecTest]) -> dict[str, str]:
-    """Examples that every independent candidate (at least two; never shown a failure:
-    the first round, the fresh samples) answered alike and differently from the
-    docstring: the example itself may be wrong. Maps the call to what they computed."""
-    independent = [choice.candidates[r.index] for r in choice.ranking
-                   if choice.candidates[r.index].origin != "repair"]
-    ran = [c for c in independent if c.ran]
-    answers: dict[str, set[str]] = {}
-    failed: dict[str, int] = {}
-    for cand in ran:
-        for test, result in stated_results(cand, tests):
-            if result.error:
-                continue
-            key = test.call.strip()
-            failed[key] = failed.get(key, 0) + (0 if result.passed else 1)
-            answers.setdefault(key, set()).add("=" if result.passed else result.got.strip())
-    return {key: next(iter(got)) for key, got in answers.items()
-            if len(ran) >= 2 and failed[key] == len(ran) and len(got) == 1}
-
-
-def _unverified_reason(cand: Candidate, agree: int, tests: Sequence[SpecTest],
-                       policy: Policy) -> str:
-    if cand.problem or cand.repo_problem:
-        return cand.problem or cand.repo_problem
-    stated = stated_results(cand, tests)
-    if passes_stated(cand, tests) and stated and agree < policy.agreement \
-            and not cand.blocking_findings:
-        return (f"it passes the docstring's examples, but no other candidate computed the same "
-                f"results on every test (verified needs {policy.agreement} that agree: "
-                "setting verify_agreement); add an example that pins the behaviour down")
-    if cand.ran and not stated and not cand.repo_results:
-        return ("the docstring has no examples to test the code against (`>>>` lines, or "
-                "`f(x) => y` / `f(x) == y` in the text); add one so the hook can verify it")
-    return f"no candidate passed every check and example; the closest one:\n" \
-           f"{feedback(cand, tests)}"
-
-
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict
@@ -267,7 +184,7 @@ def decide(choice: Choice, tests: Sequence[SpecTest], policy: Policy,
     cand = choice.candidates[chosen] if chosen is not None else None
     verdict: Verdict = "verified" if winner is not None else "unverified"
     if cand is not None and winner is not None:
-        disputed = _disputed(choice, tests)
+        disputed = disputed_examples(choice, tests)
         for test, result in stated_results(cand, tests):
             got = disputed.get(test.call.strip())
             if got is not None and result.passed:
@@ -280,7 +197,7 @@ def decide(choice: Choice, tests: Sequence[SpecTest], policy: Policy,
         verdict = "failed"
     elif winner is None:
         agree = next(r.agree for r in choice.ranking if r.index == chosen)
-        reasons.append(_unverified_reason(cand, agree, tests, policy))
+        reasons.append(unverified_reason(cand, agree, tests, policy))
     if cand is not None and cand.problem and not cand.body:
         reasons.append(cand.problem)
     agree = next((r.agree for r in choice.ranking if r.index == chosen), 0)
