@@ -73,7 +73,11 @@ def _add_repo_parser(ev_sub: Any) -> None:
                     "(codegen-hook dataset build)")
     rp.add_argument("--retrieval", choices=("both", "on", "off"), default="both",
                     help="fill with the repository index's retrieval, without, or both "
-                    "(default both: two arms side by side)")
+                    "(default both: the retrieval and docstring-only arms side by side)")
+    rp.add_argument("--arm", action="append", default=[], choices=("tdd",),
+                    help="one more arm: tdd, where half of each function's own tests "
+                    "(seeded split) are shown to the hook and the rest score every arm; "
+                    "functions with fewer than 2 tests naming them are skipped")
     rp.add_argument("--install", action="append", default=[], metavar="REQ",
                     help="a package the tests need, pip-installed into the test "
                     "environment (repeat; pytest and pytest-cov always are)")
@@ -185,6 +189,10 @@ def _show_function(position: int, total: int, result: Any) -> None:
     print(f"[{position}/{total}] {result.key}: {arms}", file=sys.stderr)
 
 
+def _ci(interval: tuple[float, float] | None) -> str:
+    return f", 95% CI {interval[0]:.0%}-{interval[1]:.0%}" if interval else ""
+
+
 def _render_repo(run: Any) -> None:
     base = run.baseline["counts"]
     print(f"repository: {run.candidates} functions with a docstring and a body, "
@@ -192,11 +200,12 @@ def _render_repo(run: Any) -> None:
           f"{base.get('failed', 0)} failed)")
     done = sum(r.status == "done" for r in run.results)
     print(f"evaluated {done} of {len(run.results)} sampled "
-          f"({len(run.results) - done} skipped: their tests fail as they are, or a copy)")
+          f"({len(run.results) - done} skipped: their tests fail as written, the same "
+          "code is elsewhere, or for tdd fewer than 2 tests name them)")
     for arm, s in run.summaries.items():
         print(f"  {arm}: {s.passed}/{s.functions} pass the repository's tests "
-              f"({_pct(s.accuracy)}); verified {s.verified}, right "
-              f"{_pct(s.precision_verified)}")
+              f"({_pct(s.accuracy)}{_ci(s.accuracy_ci)}); verified {s.verified}, right "
+              f"{_pct(s.precision_verified)}{_ci(s.precision_ci)}")
         if s.speed_ratio_median is not None:
             print(f"    speed generated / hand-written: median x{s.speed_ratio_median:.2f}, "
                   f"geometric mean x{s.speed_ratio_geomean or 0:.2f} "
@@ -239,7 +248,8 @@ def _cmd_eval_repo(args: argparse.Namespace) -> int:
         else None
     if args.heldout:
         only = _heldout_keys(root, settings)
-    arms = {"both": ARMS, "on": ARMS[:1], "off": ARMS[1:]}[args.retrieval]
+    arms = {"both": ARMS[:2], "on": ARMS[:1], "off": ARMS[1:2]}[args.retrieval]
+    arms += tuple(dict.fromkeys(a for a in args.arm if a not in arms))
     home = data_dir(settings)
 
     def backend() -> Backend:

@@ -7,8 +7,12 @@ For each sampled function that the repository's own tests exercise:
      which is refreshed from the stubbed file, so it never holds the body (asserted:
      the original definition's hash is nowhere in the index the fill used);
   3. the hook's answer is spliced in and the same tests run again, in the sandbox.
-Retrieval on and off are two arms of the same run. The repository's tests are the
-hidden tests here: the fill never sees them, they only score the answer.
+Arms of the same run: `retrieval` (the hook as configured, the repository's tests
+kept from it), `docstring-only` (no retrieved context either) and `tdd` (retrieval and
+the visible half of the function's own tests, `evals/tdd.py`). Without `tdd` the
+repository's tests are the hidden tests: the fill never sees them, they only score the
+answer; with it, every arm is scored by the tests outside the visible half. Every arm's
+candidates import the test environment's packages, as a user's project environment.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import ast
 import dataclasses
 import random
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,13 +34,15 @@ from codegen_hook.checks.base import Check, CheckContext
 from codegen_hook.checks.style import StyleCheck
 from codegen_hook.config import Settings, data_dir
 from codegen_hook.errors import ConfigError, EvalError
-from codegen_hook.evals.results import ResultsLog
+from codegen_hook.evals.results import ResultsLog, wilson_interval
+from codegen_hook.evals.tdd import TddSplit, hidden_tests, split_tests
 from codegen_hook.evals.testenv import TestRun, Workspace, run_repo_tests
 from codegen_hook.index.build import RepoIndex, load_index, refresh_index
 from codegen_hook.index.files import list_python_files
 from codegen_hook.index.search import is_test_path
 from codegen_hook.index.style import StyleProfile, mine_style
 from codegen_hook.isolation.base import Sandbox
+from codegen_hook.pipeline.environment import ProjectEnv
 from codegen_hook.pipeline.outcome import Event
 from codegen_hook.pipeline.run import fill_paths
 from codegen_hook.security.codec import codec_for
@@ -44,10 +51,13 @@ from codegen_hook.security.perms import private_folder
 from codegen_hook.stubs import (filled_function, filled_last_line, find_stubs, splice_bodies,
                                 split_lines_keepends)
 
-__all__ = ["ARMS", "ArmResult", "FunctionResult", "RepoEval", "RepoFunction", "ArmSummary",
-           "find_functions", "run_repo_eval", "stub_out", "summarize_arm"]
+__all__ = ["ARMS", "DEFAULT_ARMS", "ArmResult", "FunctionResult", "RepoEval", "RepoFunction",
+           "ArmSummary", "arm_settings", "eval_environment", "find_functions", "run_repo_eval",
+           "stub_out", "summarize_arm"]
 
-ARMS = ("retrieval", "no-retrieval")
+ARMS = ("retrieval", "docstring-only", "tdd")
+DEFAULT_ARMS = ARMS[:2]
+_ARMS_BEFORE = {"no-retrieval": "docstring-only"}    # names in earlier results files
 MAX_FUNCTION_LINES = 80      # longer functions are left out: a stub the model cannot fill
 _SKIP_DECORATORS = {"overload", "abstractmethod", "abstractproperty"}
 
@@ -193,6 +203,8 @@ class ArmResult:
     nodes: int = 0
     retrieved: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)   # what verified it ("repo-tests:2")
+    repo_tests: list[str] = field(default_factory=list)  # the fill's repository evidence
     code: str = ""
 
 
@@ -209,6 +221,8 @@ class FunctionResult:
     original_style_score: float | None = None
     original_lines: int = 0
     original_nodes: int = 0
+    visible_tests: list[str] = field(default_factory=list)   # shown to the tdd arm
+    scored_tests: int = 0                                    # the tests that scored
     arms: dict[str, ArmResult] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -218,7 +232,8 @@ class FunctionResult:
     def from_json(cls, data: dict[str, Any]) -> "FunctionResult":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["arms"] = {name: ArmResult(**arm) for name, arm in data.get("arms", {}).items()}
+        values["arms"] = {_ARMS_BEFORE.get(name, name): ArmResult(**arm)
+                          for name, arm in data.get("arms", {}).items()}
         return cls(**values)
 
 
@@ -227,8 +242,10 @@ class ArmSummary:
     functions: int
     passed: int
     accuracy: float | None               # share whose generated version passes the tests
+    accuracy_ci: tuple[float, float] | None      # 95% Wilson interval
     verified: int
     precision_verified: float | None     # verified and passing, among verified
+    precision_ci: tuple[float, float] | None
     speed_ratios: list[float]
     speed_ratio_median: float | None
     speed_ratio_geomean: float | None
@@ -250,6 +267,7 @@ def summarize_arm(results: Sequence[FunctionResult], arm: str) -> ArmSummary:
     arms = [r.arms[arm] for r in done]
     passed = sum(a.passed for a in arms)
     verified = [a for a in arms if a.verdict == "verified"]
+    right = sum(a.passed for a in verified)
     ratios = [a.speed_ratio for a in arms if a.speed_ratio is not None and a.speed_ratio > 0]
     styles = [a.style_score for a in arms if a.style_score is not None]
     originals = [r.original_style_score for r in done
@@ -258,9 +276,9 @@ def summarize_arm(results: Sequence[FunctionResult], arm: str) -> ArmSummary:
              if r.original_nodes and r.arms[arm].nodes]
     return ArmSummary(
         functions=len(arms), passed=passed, accuracy=passed / len(arms) if arms else None,
-        verified=len(verified),
-        precision_verified=(sum(a.passed for a in verified) / len(verified)) if verified
-        else None,
+        accuracy_ci=wilson_interval(passed, len(arms)), verified=len(verified),
+        precision_verified=right / len(verified) if verified else None,
+        precision_ci=wilson_interval(right, len(verified)),
         speed_ratios=sorted(round(x, 4) for x in ratios),
         speed_ratio_median=_median(ratios),
         speed_ratio_geomean=statistics.geometric_mean(ratios) if ratios else None,
@@ -330,6 +348,8 @@ class _Flow:
     cache_dir: Path
     test_timeout: float
     arms: tuple[str, ...]
+    env: ProjectEnv
+    seed: int = 0
     fill_progress: Callable[[Event], None] | None = None
     style: StyleProfile | None = None
     hashes: dict[str, str] = field(default_factory=dict)       # key -> definition hash
@@ -384,24 +404,40 @@ def _run(flow: _Flow, fn: RepoFunction, tests: list[str]) -> TestRun:
                           timing=_timing(fn), timeout=flow.test_timeout)
 
 
+def arm_settings(settings: Settings, arm: str) -> Settings:
+    """What the hook is configured with in `arm`: only tdd runs repository tests."""
+    if arm == "tdd":
+        return dataclasses.replace(settings, repo_tests=True)
+    if arm == "docstring-only":
+        return dataclasses.replace(settings, repo_tests=False, context_tokens=0)
+    return dataclasses.replace(settings, repo_tests=False)
+
+
 def _fill_arm(flow: _Flow, fn: RepoFunction, arm: str, stubbed: str, tests: list[str],
-              original: TestRun, target: Path) -> ArmResult:
-    settings = flow.settings if arm == "retrieval" else dataclasses.replace(
-        flow.settings, context_tokens=0)
+              original: TestRun, target: Path, split: TddSplit | None) -> ArmResult:
+    hidden = split.hidden if split and arm == "tdd" else ()
     start = time.perf_counter()
-    report = fill_paths([target], settings, flow.workspace.src, flow.cache_dir,
-                        make_backend=flow.backend, make_sandbox=lambda: flow.sandbox,
-                        checks=flow.checks, check_only=True, only={target: [fn.qualname]},
-                        progress=flow.fill_progress)
+    with hidden_tests(flow.workspace.src, hidden):
+        report = fill_paths([target], arm_settings(flow.settings, arm), flow.workspace.src,
+                            flow.cache_dir, make_backend=flow.backend,
+                            make_sandbox=lambda: flow.sandbox, checks=flow.checks,
+                            check_only=True, only={target: [fn.qualname]},
+                            progress=flow.fill_progress, project_env=flow.env)
     result = ArmResult(fill_seconds=round(time.perf_counter() - start, 3))
     assert_no_leak(flow, fn)
     outcome = next((o for o in report.outcomes if o.qualname == fn.qualname), None)
+    seen = set(outcome.repo_tests if outcome else ()) - set(split.visible if split else ())
+    if seen:
+        raise EvalError(f"{fn.key}: the {arm} arm used repository tests it must not see "
+                        f"({', '.join(sorted(seen)[:3])}); the evaluation stopped rather "
+                        "than report a leaked result (report this as a bug)")
     stub = next((s for s in find_stubs(stubbed).stubs if s.qualname == fn.qualname), None)
     if outcome is None or stub is None:
         result.reasons = [f.error for f in report.files if f.error] or [
             "the fill returned no outcome for the stub"]
         return result
     result.verdict, result.reasons = outcome.verdict, list(outcome.reasons)
+    result.evidence, result.repo_tests = list(outcome.evidence), list(outcome.repo_tests)
     result.completion_tokens = int(outcome.timings.get("completion_tokens", 0))
     result.retrieved = list(outcome.retrieved)
     if not outcome.body:
@@ -431,6 +467,17 @@ def _evaluate(flow: _Flow, fn: RepoFunction, tests: list[str]) -> FunctionResult
     if flow.hash_count.get(flow.hashes.get(fn.key, ""), 0) > 1:
         result.status, result.skip_reason = "skipped", "the same definition is elsewhere too"
         return result
+    stubbed = stub_out(text, fn)
+    split = None
+    if "tdd" in flow.arms:
+        got = split_tests(flow.workspace.src, target, stubbed, fn.qualname, tests, flow.seed,
+                          fn.key)
+        if isinstance(got, str):
+            result.status, result.skip_reason = "skipped", got
+            return result
+        split, tests = got, list(got.scoring)
+        result.visible_tests = list(got.visible)
+    result.scored_tests = len(tests)
     original = _run(flow, fn, tests)
     if not original.passed:
         result.status = "skipped"
@@ -443,11 +490,11 @@ def _evaluate(flow: _Flow, fn: RepoFunction, tests: list[str]) -> FunctionResult
     result.original_lines, result.original_nodes = _size(original_code, fn.name)
     result.original_style_score = round(
         _style_score(flow, text, target, fn.body_first, fn.last_line), 4)
-    stubbed = stub_out(text, fn)
     try:
         for arm in flow.arms:
             target.write_text(stubbed, "utf-8")
-            result.arms[arm] = _fill_arm(flow, fn, arm, stubbed, tests, original, target)
+            result.arms[arm] = _fill_arm(flow, fn, arm, stubbed, tests, original, target,
+                                         split)
     finally:
         target.write_text(text, "utf-8")
     return result
@@ -469,11 +516,29 @@ def _sample(covered: list[RepoFunction], sample: int | None, seed: int,
     return sorted(chosen, key=lambda f: f.key)
 
 
+def _splits(root: Path, fn: RepoFunction, covering: list[str], seed: int) -> bool:
+    path = root / fn.path
+    stubbed = stub_out(path.read_text("utf-8"), fn)
+    return not isinstance(split_tests(root, path, stubbed, fn.qualname, covering, seed,
+                                      fn.key), str)
+
+
+def eval_environment(workspace: Workspace, sandbox: Sandbox) -> ProjectEnv:
+    """The test environment's packages (pip-installed for this interpreter's Python) as
+    the project's environment of every fill."""
+    env = ProjectEnv("the evaluation's test environment", workspace.base,
+                     sys.version_info[:2], tuple(workspace.site))
+    inside = sandbox.python_version()
+    if inside is not None:
+        env.check_version(inside, sandbox.name)
+    return env
+
+
 def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
                   out_dir: Path, make_backend: Callable[[], Backend],
                   make_sandbox: Callable[[], Sandbox], checks: list[Check],
                   sample: int | None = None, seed: int = 0,
-                  only: Sequence[str] | None = None, arms: tuple[str, ...] = ARMS,
+                  only: Sequence[str] | None = None, arms: tuple[str, ...] = DEFAULT_ARMS,
                   resume: bool = False, test_timeout: float = 600.0,
                   progress: Progress | None = None,
                   fill_progress: Callable[[Event], None] | None = None,
@@ -492,11 +557,16 @@ def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
     if done and not resume:
         raise ConfigError(f"{log.path} already holds {len(done)} results; pass --resume to "
                           "continue that run, or choose another --out")
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not arms:
+        raise ConfigError(f"unknown arm {', '.join(unknown) or '(none given)'}; the arms are "
+                          f"{', '.join(ARMS)}")
     home = data_dir(settings)
     sandbox = make_sandbox()
     flow = _Flow(settings, workspace, argv, make_backend, sandbox=sandbox, checks=checks,
                  codec=codec_for(settings, home), cache_dir=home / "cache",
-                 test_timeout=test_timeout, arms=arms, fill_progress=fill_progress)
+                 test_timeout=test_timeout, arms=arms, env=eval_environment(workspace, sandbox),
+                 seed=seed, fill_progress=fill_progress)
     functions, skipped = find_functions(workspace.src)
     if not functions:
         raise EvalError(f"no function outside the tests has both a docstring and a body "
@@ -514,8 +584,14 @@ def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
                         f"{' '.join(argv)}` pass in the repository first, and give the "
                         "packages its tests import with --install or --deps")
     covered = [f for f in functions if f.key in baseline.covered]
+    if "tdd" in arms and not only:      # draw from the functions the tdd arm can split
+        splittable = [f for f in covered if _splits(workspace.src, f, baseline.covered[f.key],
+                                                    seed)]
+        skipped["tdd: fewer than 2 covering tests name it"] += len(covered) - len(splittable)
+        covered = splittable
     chosen = _sample(covered, sample, seed, only)
-    say(f"{len(covered)} of {len(functions)} functions are exercised by the tests; "
+    say(f"{len(covered)} of {len(functions)} functions are exercised by the tests"
+        f"{' and split for the tdd arm' if 'tdd' in arms else ''}; "
         f"evaluating {len(chosen)}")
     flow.index_original()
     todo = [f for f in chosen if f.key not in done]

@@ -1,4 +1,4 @@
-"""The HTML page of `eval repo`: accuracy with and without retrieval, how often
+"""The HTML page of `eval repo`: accuracy per arm (with and without retrieval, tdd), how often
 `verified` was right, speed and size of generated against hand-written code."""
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def _ci(interval: tuple[float, float] | None) -> str:
+    return "" if interval is None else f", 95% CI {_pct(interval[0])}–{_pct(interval[1])}"
+
+
 def _x(value: float | None) -> str:
     return "–" if value is None else f"×{value:.2f}"
 
@@ -30,9 +34,11 @@ def _num(value: float | None, digits: int = 2) -> str:
 def _summary_table(summaries: dict[str, ArmSummary]) -> str:
     rows: list[tuple[str, Callable[[ArmSummary], str]]] = [
             ("functions", lambda s: str(s.functions)),
-            ("generated passes the repo's tests", lambda s: f"{s.passed} ({_pct(s.accuracy)})"),
+            ("generated passes the repo's tests",
+             lambda s: f"{s.passed} ({_pct(s.accuracy)}{_ci(s.accuracy_ci)})"),
             ("verified", lambda s: str(s.verified)),
-            ("verified and right (precision)", lambda s: _pct(s.precision_verified)),
+            ("verified and right (precision)",
+             lambda s: _pct(s.precision_verified) + _ci(s.precision_ci)),
             ("speed ratio, median (generated / hand-written)",
              lambda s: _x(s.speed_ratio_median)),
             ("speed ratio, geometric mean", lambda s: _x(s.speed_ratio_geomean)),

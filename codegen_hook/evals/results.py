@@ -8,6 +8,7 @@ and is still written 0600.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 from dataclasses import asdict, dataclass, field, fields
@@ -66,6 +67,17 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def wilson_interval(part: int, whole: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The 95% Wilson score interval of the share `part / whole` (None with no trials)."""
+    if whole <= 0:
+        return None
+    share = part / whole
+    centre = (share + z * z / (2 * whole)) / (1 + z * z / whole)
+    half = z * math.sqrt(share * (1 - share) / whole + z * z / (4 * whole * whole)) / (
+        1 + z * z / whole)
+    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
 
 
 def _ratio(part: int, whole: int) -> float | None:

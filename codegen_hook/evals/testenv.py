@@ -113,7 +113,8 @@ def make_workspace(repo: Path, install: list[str], deps: list[Path],
     base = parent / secrets.token_hex(16)
     workspace = Workspace(parent, base / "repo")
     try:
-        base.mkdir(mode=0o755)
+        base.mkdir()
+        os.chmod(base, 0o755)     # whatever the umask (the CLI's is 077)
         shutil.copytree(repo, workspace.src, symlinks=True, ignore=_SKIPPED)
         _open_to_sandbox(workspace.src)
         needed = [*(r for r in BASE_REQUIREMENTS

@@ -120,14 +120,26 @@ def _exercises(test: ast.AST, stub: Stub, file_names: set[str]) -> bool:
     return stub.name in attributes and stub.class_names[-1] in file_names
 
 
+def _is_test_case(node: ast.ClassDef) -> bool:
+    """A `unittest.TestCase` subclass, which pytest collects whatever its name."""
+    for base in node.bases:
+        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        if isinstance(name, str) and name.endswith("TestCase"):
+            return True
+    return False
+
+
 def _tests_in(tree: ast.Module) -> list[tuple[str, ast.AST]]:
-    """(node id tail, node) of each test pytest collects by its default rules."""
+    """(node id tail, node) of each test pytest collects by its default rules
+    (`test*` functions, `test*` methods of `Test*` classes and of `unittest.TestCase`
+    subclasses)."""
     found: list[tuple[str, ast.AST]] = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
                 node.name.startswith("test"):
             found.append((node.name, node))
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        elif isinstance(node, ast.ClassDef) and (node.name.startswith("Test")
+                                                 or _is_test_case(node)):
             found += [(f"{node.name}::{item.name}", item) for item in node.body
                       if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
                       and item.name.startswith("test")]

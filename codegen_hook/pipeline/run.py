@@ -19,6 +19,7 @@ from codegen_hook.errors import CodegenHookError
 from codegen_hook.index.build import IndexReport
 from codegen_hook.isolation.base import Sandbox
 from codegen_hook.pipeline.context import RepoContext, prepare_repo_context
+from codegen_hook.pipeline.environment import ProjectEnv
 from codegen_hook.pipeline.fill import StubFiller
 from codegen_hook.security.crypto import EncryptedCodec
 from codegen_hook.pipeline.outcome import SCHEMA_VERSION, Event, Outcome
@@ -99,13 +100,15 @@ class _Parts:
     checks: list[Check]
     filler: StubFiller | None = None
     repo: RepoContext | None = None
+    env: ProjectEnv | None = None        # given by the caller; else found by the filler
 
     def get(self, settings: Settings, root: Path, cache_dir: Path,
             progress: Callable[[Event], None] | None) -> StubFiller:
         if self.filler is None:
             sandbox = self.make_sandbox()
             self.filler = StubFiller(self.make_backend(), sandbox, self.checks, settings,
-                                     root, cache_dir, progress, self.prepare(settings, root))
+                                     root, cache_dir, progress, self.prepare(settings, root),
+                                     _env=(self.env, "") if self.env else None)
         return self.filler
 
     def prepare(self, settings: Settings, root: Path,
@@ -207,10 +210,12 @@ def fill_paths(paths: Sequence[Path], settings: Settings, root: Path, cache_dir:
                make_backend: Callable[[], Backend], make_sandbox: Callable[[], Sandbox],
                checks: list[Check], check_only: bool = False,
                progress: Callable[[Event], None] | None = None,
-               only: Mapping[Path, Collection[str]] | None = None) -> FillReport:
+               only: Mapping[Path, Collection[str]] | None = None,
+               project_env: ProjectEnv | None = None) -> FillReport:
     """Fill every stub in `paths` (.py files; others are ignored); with `only`, just the
-    stubs whose qualnames it lists for a path (the CI bot: what a pull request added)."""
-    parts = _Parts(make_backend, make_sandbox, checks)
+    stubs whose qualnames it lists for a path (the CI bot: what a pull request added);
+    `project_env`: the packages candidates and tests import, instead of finding them."""
+    parts = _Parts(make_backend, make_sandbox, checks, env=project_env)
     report = FillReport(check_only=check_only)
     for path in paths:
         if path.suffix != ".py":

@@ -228,8 +228,8 @@ def test_resume_reuses_finished_functions(workspace: Workspace, tmp_path: Path) 
 def test_both_arms_fill_with_and_without_retrieval(workspace: Workspace,
                                                    tmp_path: Path) -> None:
     run, backend = evaluate(workspace, tmp_path, [RIGHT_DOUBLE, RIGHT_DOUBLE],
-                            only=["mathx/ops.py::double"], arms=repo_eval.ARMS)
-    assert set(run.results[0].arms) == {"retrieval", "no-retrieval"}
+                            only=["mathx/ops.py::double"], arms=repo_eval.DEFAULT_ARMS)
+    assert set(run.results[0].arms) == {"retrieval", "docstring-only"}
     assert len(backend.requests) == 2
     assert all(s.passed == 1 for s in run.summaries.values())
 
@@ -304,3 +304,84 @@ def test_the_sandboxed_runner_times_only_outermost_calls(tmp_path: Path) -> None
     finally:
         sys.setprofile(None)
     assert timer.calls == 2 and timer.seconds > 0 and timer.depth == 0
+
+
+CLAMP_TESTS = '''from mathx.ops import clamp
+
+
+def test_clamp_high():
+    assert clamp(5, 0, 3) == 3
+
+
+def test_clamp_low():
+    assert clamp(-1, 0, 3) == 0
+
+
+class TestClampInside:
+    def test_inside(self):
+        assert clamp(2, 0, 3) == 2
+
+
+def test_clamp_bounds():
+    assert clamp(0, 0, 3) == 0 and clamp(3, 0, 3) == 3
+'''
+RIGHT_CLAMP = ("```python\ndef clamp(x: int, low: int, high: int) -> int:\n"
+               "    return max(low, min(x, high))\n```")
+
+
+def test_the_tdd_arm_sees_half_the_tests_and_the_rest_score_every_arm(
+        project: Path, test_site: Path, tmp_path: Path) -> None:
+    (project / "tests" / "test_clamp.py").write_text(CLAMP_TESTS)
+    ws = make_workspace(project, [], [test_site])
+    try:
+        run, backend = evaluate(ws, tmp_path, [WRONG_CLAMP, RIGHT_CLAMP, RIGHT_CLAMP],
+                                only=["mathx/ops.py::clamp"], arms=repo_eval.ARMS, seed=3)
+        assert (ws.src / "tests" / "test_clamp.py").read_text() == CLAMP_TESTS
+    finally:
+        ws.close()
+    [result] = run.results
+    naming = {"tests/test_ops.py::test_clamp", "tests/test_clamp.py::test_clamp_high",
+              "tests/test_clamp.py::test_clamp_low", "tests/test_clamp.py::test_clamp_bounds",
+              "tests/test_clamp.py::TestClampInside::test_inside"}
+    assert len(result.visible_tests) == 2 and set(result.visible_tests) <= naming
+    assert result.scored_tests == 3       # the covering tests outside the visible half
+    tdd = result.arms["tdd"]
+    # The fill's evidence was the visible half only; nothing hidden ran or reached a prompt.
+    prompts = "\n".join(m.content for r in backend.requests for m in r.messages)
+    hidden = naming - set(result.visible_tests)
+    assert not any(t.rsplit("::", 1)[-1] + "(" in prompts for t in hidden)
+    assert tdd.verdict == "verified" and tdd.passed
+    assert set(tdd.repo_tests) == set(result.visible_tests)
+    assert any(e.startswith("repo-tests:") for e in tdd.evidence)
+    assert sum(tdd.tests.values()) == 3
+    for arm in ("retrieval", "docstring-only"):
+        assert sum(result.arms[arm].tests.values()) == 3
+    summary = run.summaries["tdd"]
+    assert summary.accuracy_ci is not None and summary.accuracy_ci[1] == 1.0
+
+
+def test_with_too_few_tests_naming_it_a_function_is_skipped_for_tdd(
+        workspace: Workspace, tmp_path: Path) -> None:
+    run, backend = evaluate(workspace, tmp_path, [], only=["mathx/ops.py::double"],
+                            arms=repo_eval.ARMS)
+    assert run.results[0].status == "skipped"
+    assert "fewer than 2" in run.results[0].skip_reason and backend.requests == []
+
+
+def test_unknown_arms_are_a_clear_error(workspace: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="tdd"):
+        evaluate(workspace, tmp_path, [], arms=("nope",))
+
+
+def test_the_workspace_is_open_to_the_sandbox_under_the_clis_umask(project: Path,
+                                                                   test_site: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        ws = make_workspace(project, [], [test_site])
+    finally:
+        os.umask(previous)
+    try:
+        run = run_repo_tests(BwrapSandbox(), ws, ["pytest", "-q"], timeout=120)
+        assert run.verdict == "ok" and run.counts.get("passed") == 3, run.detail
+    finally:
+        ws.close()

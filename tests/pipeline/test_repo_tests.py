@@ -96,6 +96,18 @@ def test_a_method_is_found_through_its_class_and_its_name(tmp_path: Path) -> Non
     assert "box.area() == 4" in found[0].source
 
 
+def test_unittest_cases_are_found_whatever_their_class_is_called(tmp_path: Path) -> None:
+    (tmp_path / "textutil.py").write_text(SLUG)
+    (tmp_path / "test_slug.py").write_text(
+        "import unittest\nfrom textutil import slug\n\n\nclass SlugChecks(unittest.TestCase):\n"
+        "    def test_plain(self):\n        self.assertEqual(slug('A b'), 'a-b')\n\n"
+        "    def helper(self):\n        return slug('x')\n\n\n"
+        "class Helpers:\n    def test_not_collected(self):\n        slug('x')\n")
+    [stub] = find_stubs(SLUG).stubs
+    found = find_repo_tests(tmp_path, tmp_path / "textutil.py", stub)
+    assert [t.node_id for t in found] == ["test_slug.py::SlugChecks::test_plain"]
+
+
 @pytest.mark.parametrize("name, text", [
     ("pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["checks"]\n'),
     ("pytest.ini", "[pytest]\ntestpaths = checks\n"),
