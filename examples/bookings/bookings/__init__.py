@@ -1,0 +1,1 @@
+"""A small package whose stubs are proven against its own tests and environment."""
