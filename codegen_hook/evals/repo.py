@@ -355,6 +355,16 @@ class _Flow:
     hashes: dict[str, str] = field(default_factory=dict)       # key -> definition hash
     hash_count: Counter[str] = field(default_factory=Counter)
     _backend: Backend | None = None
+    _splits: dict[str, TddSplit | str] = field(default_factory=dict)
+
+    def split(self, fn: RepoFunction, covering: list[str]) -> TddSplit | str:
+        """The tdd split of `fn`'s tests (or why there is none), made once a run."""
+        if fn.key not in self._splits:
+            path = self.workspace.src / fn.path
+            stubbed = stub_out(path.read_text("utf-8"), fn)
+            self._splits[fn.key] = split_tests(self.workspace.src, path, stubbed, fn.qualname,
+                                               covering, self.seed, fn.key)
+        return self._splits[fn.key]
 
     def backend(self) -> Backend:
         """Loaded on the first fill, so a broken test set-up stops before the model loads."""
@@ -470,8 +480,7 @@ def _evaluate(flow: _Flow, fn: RepoFunction, tests: list[str]) -> FunctionResult
     stubbed = stub_out(text, fn)
     split = None
     if "tdd" in flow.arms:
-        got = split_tests(flow.workspace.src, target, stubbed, fn.qualname, tests, flow.seed,
-                          fn.key)
+        got = flow.split(fn, tests)
         if isinstance(got, str):
             result.status, result.skip_reason = "skipped", got
             return result
@@ -514,13 +523,6 @@ def _sample(covered: list[RepoFunction], sample: int | None, seed: int,
     if sample is not None and sample < len(chosen):
         chosen = random.Random(seed).sample(chosen, sample)
     return sorted(chosen, key=lambda f: f.key)
-
-
-def _splits(root: Path, fn: RepoFunction, covering: list[str], seed: int) -> bool:
-    path = root / fn.path
-    stubbed = stub_out(path.read_text("utf-8"), fn)
-    return not isinstance(split_tests(root, path, stubbed, fn.qualname, covering, seed,
-                                      fn.key), str)
 
 
 def eval_environment(workspace: Workspace, sandbox: Sandbox) -> ProjectEnv:
@@ -585,8 +587,8 @@ def run_repo_eval(workspace: Workspace, argv: list[str], settings: Settings, *,
                         "packages its tests import with --install or --deps")
     covered = [f for f in functions if f.key in baseline.covered]
     if "tdd" in arms and not only:      # draw from the functions the tdd arm can split
-        splittable = [f for f in covered if _splits(workspace.src, f, baseline.covered[f.key],
-                                                    seed)]
+        splittable = [f for f in covered
+                      if not isinstance(flow.split(f, baseline.covered[f.key]), str)]
         skipped["tdd: fewer than 2 covering tests name it"] += len(covered) - len(splittable)
         covered = splittable
     chosen = _sample(covered, sample, seed, only)
