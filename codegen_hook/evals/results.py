@@ -40,6 +40,8 @@ class TaskResult:
     model: str = ""
     code: str = ""               # the function text returned (untrusted, never run here)
     details: dict[str, Any] = field(default_factory=dict)  # timings, selection, candidates
+    plus_passed: bool | None = None  # the stricter HumanEval+ check passed; None: not run
+    plus_detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +66,12 @@ class Summary:
     tokens_per_task: float | None
     # any candidate the hook generated passes the hidden tests: the ceiling of selection
     oracle_pass: float | None = None
+    right_unverified: int = 0            # passed the hidden tests, not verified
+    # the stricter (HumanEval+) check, where it ran on every task; None otherwise
+    plus_passed: int | None = None
+    plus_pass_at_1: float | None = None
+    precision_plus: float | None = None  # plus-passed among verified
+    right_unverified_plus: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +108,18 @@ def summarize(results: list[TaskResult]) -> Summary:
         mean_seconds=statistics.fmean(seconds) if seconds else None,
         median_seconds=statistics.median(seconds) if seconds else None,
         tokens_per_task=statistics.fmean(r.completion_tokens for r in results) if n else None,
-        oracle_pass=_oracle(results))
+        oracle_pass=_oracle(results),
+        right_unverified=by_verdict["unverified"]["passed"], **_plus(results, verified))
+
+
+def _plus(results: list[TaskResult], verified: list[TaskResult]) -> dict[str, Any]:
+    if not results or any(r.plus_passed is None for r in results):
+        return {}
+    passed = sum(bool(r.plus_passed) for r in results)
+    return {"plus_passed": passed, "plus_pass_at_1": passed / len(results),
+            "precision_plus": _ratio(sum(bool(r.plus_passed) for r in verified), len(verified)),
+            "right_unverified_plus": sum(bool(r.plus_passed) for r in results
+                                         if r.verdict == "unverified")}
 
 
 def _oracle(results: list[TaskResult]) -> float | None:

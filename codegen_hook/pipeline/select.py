@@ -5,10 +5,13 @@ saved fill (evals/stages.py), so a stage's figure is what the hook does.
 Ranking is CodeT's dual agreement: candidates that pass exactly the same set of tests
 form a group, and a group's score is its size times the weight of the tests it passes
 (the user's examples weigh most, spec.ORIGIN_WEIGHT); ties keep generation order
-(greedy first). `verified` needs a candidate that passes every stated test and every
-check, and that enough candidates computed the same on every test and probe
-(`Policy.agreement`); it is withdrawn when the independent candidates all disagree
-with an example it passes (the example may be wrong).
+(greedy first). Sizes and agreement count distinct programs (pipeline/programs.py):
+copies of one program are one vote. `verified` needs a candidate that passes every
+stated test and every check, that enough distinct programs computed the same on every
+test and probe (`Policy.agreement`), and that no veto stands against (pipeline/veto.py:
+a model test most distinct programs pass, a probe it alone raises on); it is withdrawn
+when the independent candidates all disagree with an example it passes (the example
+may be wrong).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from typing import Literal, cast
 
 from codegen_hook.config import Settings
 from codegen_hook.pipeline.candidate import Candidate
+from codegen_hook.pipeline.programs import program_of
 from codegen_hook.pipeline.reasons import disputed_examples, feedback, unverified_reason
 from codegen_hook.pipeline.spec import SpecTest
 from codegen_hook.pipeline.standing import (badness, failed_stated, passed_everything,
                                             passes_stated, stated_results)
+from codegen_hook.pipeline.veto import vetoes
 
 __all__ = ["Choice", "Decision", "Method", "Policy", "Ranked", "badness", "choose", "decide",
            "fallback", "failed_stated", "feedback", "passed_everything", "passes_stated",
-           "rank", "replay", "stated_results"]
+           "rank", "replay", "stated_results", "vetoes"]
 
 Method = Literal["agreement", "first", "clustered"]
 REPO_WEIGHT = 4.0   # a repository test passed weighs as much as one of the user's examples
@@ -38,6 +43,8 @@ class Policy:
     ranking: Method = "agreement"
     agreement: int = 2           # candidates computing the same on every test, to verify
     checks_per_round: int = 3    # static checks cost seconds: new candidates checked a round
+    distinct: bool = True        # agreement counts distinct programs, not copies
+    veto: bool = True            # trusted model tests and probes can stop a verdict
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Policy":
@@ -45,7 +52,8 @@ class Policy:
         probe); a second, independently sampled program that agrees is the cheap
         confirmation. With one candidate configured there is nothing to agree with."""
         return cls(cast(Method, settings.ranking),
-                   settings.verify_agreement if settings.candidates > 1 else 1)
+                   settings.verify_agreement if settings.candidates > 1 else 1,
+                   distinct=settings.distinct_agreement, veto=settings.verify_veto)
 
 
 @dataclass(frozen=True)
@@ -61,12 +69,17 @@ def _answers(cand: Candidate) -> tuple[str, ...] | None:
     return tuple(r.answer for r in cand.results) if cand.ran else None
 
 
+def _votes(members: Sequence[int], programs: Sequence[str], distinct: bool) -> int:
+    return len({programs[i] for i in members}) if distinct else len(members)
+
+
 def rank(cands: Sequence[Candidate], tests: Sequence[SpecTest], method: Method = "agreement",
-         origins: frozenset[str] | None = None) -> list[Ranked]:
+         origins: frozenset[str] | None = None, distinct: bool = True) -> list[Ranked]:
     """Every candidate, best first. `origins`: rank on tests of these origins only (the
     replay of a stage); probes never pass or fail, so they never weigh. "clustered":
     a group must also compute the same on the probes (output clusters, as in
-    AlphaCode / MBR-exec). "first": generation order, scores still reported."""
+    AlphaCode / MBR-exec). "first": generation order, scores still reported.
+    `distinct`: a group's size and a candidate's agreement count distinct programs."""
     scored = [j for j, t in enumerate(tests)
               if t.kind != "probe" and (origins is None or t.origin in origins)]
     probes = [j for j, t in enumerate(tests) if t.kind == "probe"]
@@ -79,13 +92,15 @@ def rank(cands: Sequence[Candidate], tests: Sequence[SpecTest], method: Method =
         keys.append((frozenset(j for j in scored if cand.results[j].passed), extra,
                      frozenset(r.test for r in cand.repo_results if r.passed)))
     answers = [_answers(c) for c in cands]
+    programs = [program_of(c) for c in cands]
     ranked = []
     for index, key in enumerate(keys):
-        agree = answers.count(answers[index]) if answers[index] is not None else 0
+        agree = _votes([j for j, a in enumerate(answers) if a == answers[index]], programs,
+                       distinct) if answers[index] is not None else 0
         if key is None:
             ranked.append(Ranked(index, 0.0, 0, 0.0, agree))
             continue
-        size = keys.count(key)
+        size = _votes([j for j, k in enumerate(keys) if k == key], programs, distinct)
         weight = sum(tests[j].weight for j in key[0]) + REPO_WEIGHT * len(key[2])
         # A group that passes nothing still beats a candidate that did not run.
         ranked.append(Ranked(index, size * (weight or 1e-3), size, weight, agree))
@@ -111,7 +126,7 @@ def choose(cands: Sequence[Candidate], tests: Sequence[SpecTest], policy: Policy
     or None when it was not checked (a replay of a fill that stopped there); at most
     `policy.checks_per_round` new candidates are checked in one call."""
     found = list(cands)
-    ranking = tuple(rank(found, tests, policy.ranking))
+    ranking = tuple(rank(found, tests, policy.ranking, distinct=policy.distinct))
     if not any(t.stated for t in tests) and not any(c.repo_results for c in found):
         return Choice(tuple(found), ranking, None)   # nothing of the user's to verify against
     fresh = 0
@@ -120,6 +135,8 @@ def choose(cands: Sequence[Candidate], tests: Sequence[SpecTest], policy: Policy
         # the repository's own tests, passed, need no second candidate to agree
         if not passes_stated(cand, tests) or (ranked.agree < policy.agreement
                                               and not cand.repo_results):
+            continue
+        if policy.veto and vetoes(cand, found, tests):
             continue
         if not cand.checked:
             checked = check(cand) if fresh < policy.checks_per_round else None
@@ -155,9 +172,11 @@ class Decision:
     evidence: tuple[str, ...] = ()   # what the answer passed, strongest first
 
 
-def evidence_of(cand: Candidate, agree: int, tests: Sequence[SpecTest]) -> tuple[str, ...]:
+def evidence_of(cand: Candidate, agree: int, tests: Sequence[SpecTest],
+                distinct: bool = True) -> tuple[str, ...]:
     """The evidence ladder, strongest first: the repository's tests that exercise the
-    stub, the docstring's examples, the probes, how many candidates agree."""
+    stub, the docstring's examples, the probes, how many candidates (distinct programs)
+    agree."""
     found = []
     if cand.repo_results:
         found.append(f"repo-tests:{sum(r.passed for r in cand.repo_results)}")
@@ -168,7 +187,7 @@ def evidence_of(cand: Candidate, agree: int, tests: Sequence[SpecTest]) -> tuple
     if probes and cand.ran:
         found.append(f"probes:{probes}")
     if agree > 1 and cand.results:
-        found.append(f"agreement:{agree}")
+        found.append(f"agreement:{agree} distinct" if distinct else f"agreement:{agree}")
     return tuple(found)
 
 
@@ -197,11 +216,14 @@ def decide(choice: Choice, tests: Sequence[SpecTest], policy: Policy,
         verdict = "failed"
     elif winner is None:
         agree = next(r.agree for r in choice.ranking if r.index == chosen)
-        reasons.append(unverified_reason(cand, agree, tests, policy))
+        objections = (vetoes(cand, choice.candidates, tests)
+                      if policy.veto and passes_stated(cand, tests) else [])
+        reasons.extend(objections[:3] or [unverified_reason(cand, agree, tests, policy)])
     if cand is not None and cand.problem and not cand.body:
         reasons.append(cand.problem)
     agree = next((r.agree for r in choice.ranking if r.index == chosen), 0)
-    evidence = evidence_of(cand, agree, tests) if cand is not None and cand.ran else ()
+    evidence = (evidence_of(cand, agree, tests, policy.distinct)
+                if cand is not None and cand.ran else ())
     return Decision(verdict, chosen, tuple(reasons), evidence)
 
 

@@ -1,7 +1,8 @@
 """Runs INSIDE the sandbox: a benchmark's hidden tests against one answer.
 
 Shipped as /job/hidden_tests.py beside /job/score.json ({"token", "entry_point"}),
-/job/answer.py (the module under test) and /job/check.py (the benchmark's `check`).
+/job/answer.py (the module under test) and /job/check.py (the benchmark's `check`,
+called with the entry point, or with its class when the entry point is a method).
 It prints the run's token, then "passed", only after `check` returned: an answer that
 calls `sys.exit(0)`, or kills its own process, never reads as a pass, whatever the
 exit status says.
@@ -34,7 +35,8 @@ def main() -> None:
         globs: dict[str, Any] = {"__name__": "__main__"}
         _run_file("answer.py", globs)
         _run_file("check.py", globs)
-        globs["check"](globs[spec["entry_point"]])
+        # a method's check gets its class: `Class.method` -> Class
+        globs["check"](globs[spec["entry_point"].split(".")[0]])
     except BaseException:   # SystemExit and KeyboardInterrupt included: no pass
         traceback.print_exc(limit=-3)
         sys.stderr.flush()

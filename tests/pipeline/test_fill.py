@@ -130,7 +130,8 @@ def test_contradicting_example_is_never_verified(tmp_path: Path) -> None:
     path.write_text(STUB.replace("    3\n", "    2\n"))
     honest = fence("return s.count(char)")
     bent = fence("return s.count(char) - 1")
-    report = run_fill([path], ScriptedBackend([honest, honest, honest, bent, bent]),
+    bent_too = fence("return -1 + s.count(char)")   # a second program, not a copy
+    report = run_fill([path], ScriptedBackend([honest, honest, honest, bent, bent_too]),
                       tmp_path,
                       candidates=3, max_rounds=2)
     [outcome] = report.outcomes
@@ -317,19 +318,22 @@ def _square_answers() -> list[str]:
             fence("return x ** 2", sig)]
 
 
-@pytest.mark.parametrize("ranking, verdict, body", [
-    ("agreement", "verified", "return x * x"),
-    ("first", "verified", "return x + 2"),
+@pytest.mark.parametrize("ranking, verdict, body, veto", [
+    ("agreement", "verified", "return x * x", True),
+    ("first", "verified", "return x * x", True),
+    ("first", "verified", "return x + 2", False),
 ])
 def test_agreement_with_model_tests_picks_the_right_candidate(
-        tmp_path: Path, ranking: str, verdict: str, body: str) -> None:
+        tmp_path: Path, ranking: str, verdict: str, body: str, veto: bool) -> None:
     """The greedy answer passes the docstring's one example by luck; two sampled ones
-    agree on the model's tests too. Generation order (the ablation) takes the lucky one."""
+    agree on the model's tests too. Generation order (the ablation) takes the lucky one
+    unless the veto stands: it fails model tests that both other programs pass."""
     path = tmp_path / "sq.py"
     path.write_text(SQUARE)
     backend = ScriptedBackend(_square_answers())
     report = run_fill([path], backend, tmp_path, candidates=3, max_rounds=1,
-                      generated_tests=True, ranking=ranking, verify_agreement=1)
+                      generated_tests=True, ranking=ranking, verify_agreement=1,
+                      verify_veto=veto)
     [outcome] = report.outcomes
     assert (outcome.verdict, outcome.body) == (verdict, body), outcome.reasons
     tests_request, code_request = backend.requests
@@ -341,8 +345,8 @@ def test_agreement_with_model_tests_picks_the_right_candidate(
     saved = outcome.to_json()["candidates"]
     assert [c["passes"] for c in saved] == ["10011111", "11111111", "11111111"]
     assert [c["group"] for c in saved] == [1, 2, 2]
-    assert outcome.selection.rank == 0 and outcome.selection.index == \
-        (0 if ranking == "first" else 1)
+    assert outcome.selection.index == (0 if body == "return x + 2" else 1)
+    assert outcome.selection.rank == (1 if ranking == "first" and veto else 0)
     # square(2) is the user's example: the model's copy of it is not a second test
     assert [t.test for t in outcome.generated_tests] == [
         "assert square(3) == 9", "assert square(0) == 0"]
@@ -409,7 +413,8 @@ def test_later_rounds_add_fresh_samples_of_the_first_prompt(stub_file: Path,
     in the same call, for fresh samples of the first prompt. Two of those agree and are
     right: verified, and the record says where each candidate came from."""
     right = fence("return s.count(char)")
-    backend = ScriptedBackend([WRONG, WRONG, WRONG, WRONG, right, right])
+    right_too = fence("n = s.count(char)\nreturn n")   # another program, not a copy
+    backend = ScriptedBackend([WRONG, WRONG, WRONG, WRONG, right, right_too])
     report = run_fill([stub_file], backend, tmp_path, candidates=2, max_rounds=2,
                       resample=2)
     [outcome] = report.outcomes
@@ -431,7 +436,8 @@ def test_fresh_samples_can_confirm_a_lone_right_candidate(
     that a repair could address. Without fresh samples the loop stops there, unverified;
     with them, a second right program turns up and confirms it."""
     right = fence("return s.count(char)")
-    backend = ScriptedBackend([right, WRONG, right, WRONG])
+    right_too = fence("n = s.count(char)\nreturn n")   # another program, not a copy
+    backend = ScriptedBackend([right, WRONG, right_too, WRONG])
     report = run_fill([stub_file], backend, tmp_path, candidates=2, max_rounds=2,
                       resample=resample)
     [outcome] = report.outcomes
@@ -454,7 +460,8 @@ def test_unverified_answer_is_agreements_pick_not_the_fewest_failures(tmp_path: 
     path.write_text('def f(x: int) -> int:\n    """Something of x.\n\n    >>> f(2)\n    2\n'
                     '    >>> f(3)\n    3\n    >>> f(4)\n    16\n    """\n    ...\n')
     sig = "def f(x: int) -> int:"
-    answers = [fence("return x", sig)] + [fence("return x * x", sig)] * 3
+    answers = [fence("return x", sig)] + [fence(b, sig) for b in (
+        "return x * x", "return x ** 2", "return pow(x, 2)")]   # three programs agree
     report = run_fill([path], ScriptedBackend(answers), tmp_path, candidates=4, max_rounds=1,
                       probe_tests=0)
     [outcome] = report.outcomes

@@ -159,3 +159,53 @@ def test_replaying_a_saved_fill_reproduces_the_hooks_choice_and_verdict(
     assert (saved["verdict"], saved["body"]) == {
         "verified": ("verified", "return x * x"), "agreeing-wrong": ("verified", "return 2 * x"),
         "broken": ("unverified", "raise ValueError(x)")}[scenario]
+
+
+def _with_body(c: Candidate, body: str) -> Candidate:
+    import dataclasses
+    return dataclasses.replace(c, body=body)
+
+
+def test_copies_of_one_program_agree_once() -> None:
+    """Three samples of one program are one vote: not enough to verify alone, and
+    their group weighs as one program (the ablation counts copies)."""
+    copies = [_with_body(cand(i, [True, True, True]), "return x") for i in range(3)]
+    ranked = select.rank(copies, TESTS)
+    assert [r.agree for r in ranked] == [1, 1, 1] and ranked[0].group == 1
+    assert [r.agree for r in select.rank(copies, TESTS, distinct=False)] == [3, 3, 3]
+    assert select.choose(copies, TESTS, select.Policy(), lambda c: c).winner is None
+    assert select.choose(copies, TESTS, select.Policy(distinct=False),
+                         lambda c: c).winner == 0
+
+
+def test_a_model_test_most_distinct_programs_pass_vetoes_the_one_failing_it() -> None:
+    """The greedy body passes the user's example but fails a model test that two other
+    programs pass: not verified, and the reason names the test."""
+    cands = [_with_body(cand(0, [True, True, False]), "return 1"),
+             _with_body(cand(1, [True, True, True]), "return x"),
+             _with_body(cand(2, [True, True, True]), "return x + 0"),
+             _with_body(cand(3, [True, True, True]), "return x - 0")]
+    policy = select.Policy(ranking="first", agreement=1)
+    choice = select.choose(cands, TESTS, policy, lambda c: c)
+    assert choice.winner == 1    # 0 is vetoed though it comes first
+    assert select.vetoes(cands[0], cands, TESTS) and not select.vetoes(cands[1], cands, TESTS)
+    unvetoed = select.choose(cands, TESTS, select.Policy("first", 1, veto=False),
+                             lambda c: c)
+    assert unvetoed.winner == 0
+    # a test only one other program passes is not trusted
+    assert not select.vetoes(cands[0], cands[:2], TESTS)
+
+
+def test_raising_where_the_other_programs_return_is_vetoed() -> None:
+    tests = [SpecTest("f(1)", "1", "docstring"), SpecTest("f(0)", "", "probe", kind="probe")]
+    raising = Candidate(1, 0, 0.0, 0, body="return 1 // x", tested=True, results=(
+        TestOutcome(True, answer="a"), TestOutcome(True, answer="!ZeroDivisionError")))
+    others = [Candidate(1, i, 0.0, i, body=f"return x + {i}", tested=True, results=(
+        TestOutcome(True, answer="a"), TestOutcome(True, answer=f"v{i}"))) for i in (1, 2)]
+    [reason] = select.vetoes(raising, [raising, *others], tests)
+    assert "raises on the probe input `f(0)`" in reason and "2 of the 3" in reason
+    assert select.vetoes(others[0], [raising, *others], tests) == []
+    decision = select.decide(select.choose([raising, *others], tests,
+                                           select.Policy(ranking="first", agreement=1),
+                                           lambda c: c), tests, select.Policy())
+    assert decision.chosen == 1 and decision.verdict == "verified"

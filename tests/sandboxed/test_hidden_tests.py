@@ -52,3 +52,14 @@ def test_programs_are_named_and_an_unknown_one_is_refused() -> None:
     assert "def main()" in program_text("run_matrix")
     with pytest.raises(ValueError, match="known: run_matrix"):
         program_text("nope")
+
+
+def test_a_method_entry_point_gives_check_its_class() -> None:
+    task = Task("T/1", "", "Box.size", "def check(candidate):\n"
+                "    assert candidate([1, 2]).size() == 2\n")
+    module = ("class Box:\n    def __init__(self, items):\n        self.items = items\n\n"
+              "    def size(self):\n        return {}\n")
+    sandbox = BwrapSandbox()
+    assert score_with_hidden_tests(task, module.format("len(self.items)"), sandbox,
+                                   SETTINGS).passed
+    assert not score_with_hidden_tests(task, module.format("0"), sandbox, SETTINGS).passed
