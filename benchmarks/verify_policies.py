@@ -1,0 +1,105 @@
+"""The rules for `verified`, switched on and off over the same candidates: distinct-program
+agreement (pipeline/programs.py) and the vetoes (pipeline/veto.py).
+
+`eval humaneval` / `eval suite` keep each fill's records and score every candidate on the
+hidden tests afterwards (details.candidate_passed, and candidate_plus_passed with
+--plus), so pipeline/select.py's own `replay` can decide each task again under another
+Policy without generating anything:
+
+    .venv/bin/python benchmarks/verify_policies.py suite-results/hook.jsonl [--json]
+
+The replay is conservative where a variant would pick a candidate the hook's static
+checks never reached: it is counted unverified (the checks are not run again).
+Printed per policy: verified, precision of verified (and on the plus tests), pass@1 of
+the replayed answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from codegen_hook.config import Settings
+from codegen_hook.evals.results import ResultsLog, TaskResult
+from codegen_hook.evals.stages import fill_records
+from codegen_hook.pipeline import select
+
+VARIANTS = {
+    "distinct + veto (default)": {},
+    "veto off": {"veto": False},
+    "distinct off (copies agree)": {"distinct": False},
+    "both off (before issue 21)": {"distinct": False, "veto": False},
+}
+
+
+def _replayed(task: TaskResult, policy: select.Policy) -> tuple[str, int | None]:
+    tests, cands = fill_records(task)
+    _, decision = select.replay(cands, tests, policy)
+    index = cands[decision.chosen].index if decision.chosen is not None else None
+    return decision.verdict, index
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def figures(tasks: list[TaskResult], policy: select.Policy) -> dict[str, Any]:
+    verified = right = plus_right = passed = 0
+    plus = all("candidate_plus_passed" in t.details for t in tasks)
+    for task in tasks:
+        verdict, index = _replayed(task, policy)
+        ok = index is not None and bool(task.details["candidate_passed"][index])
+        ok_plus = plus and index is not None and bool(
+            task.details["candidate_plus_passed"][index])
+        passed += ok
+        if verdict == "verified":
+            verified += 1
+            right += ok
+            plus_right += ok_plus
+    out = {"tasks": len(tasks), "verified": verified,
+           "verified_rate": _share(verified, len(tasks)), "precision": _share(right, verified),
+           "pass_at_1": _share(passed, len(tasks))}
+    if plus:
+        out["precision_plus"] = _share(plus_right, verified)
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "    -" if x is None else f"{100 * x:5.1f}%"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", type=Path, help="hook.jsonl from eval humaneval / suite")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    tasks = [t for t in ResultsLog(args.results).load() if "candidate_passed" in t.details]
+    if not tasks:
+        raise SystemExit(f"{args.results}: no task has per-candidate scores")
+    base = select.Policy.from_settings(Settings())
+    table = {name: figures(tasks, dataclasses.replace(base, **change))
+             for name, change in VARIANTS.items()}
+    hook = sum(t.verdict == "verified" for t in tasks)
+    table["as the hook said (recorded)"] = {
+        "tasks": len(tasks), "verified": hook, "verified_rate": _share(hook, len(tasks)),
+        "precision": _share(sum(t.passed for t in tasks if t.verdict == "verified"), hook),
+        "pass_at_1": _share(sum(t.passed for t in tasks), len(tasks))}
+    if all(t.plus_passed is not None for t in tasks):
+        table["as the hook said (recorded)"]["precision_plus"] = _share(
+            sum(bool(t.plus_passed) for t in tasks if t.verdict == "verified"), hook)
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return
+    print(f"{len(tasks)} tasks from {args.results}")
+    print(f"  {'policy':32} verified  precision  plus-prec  pass@1")
+    for name, row in table.items():
+        print(f"  {name:32} {row['verified']:4d} {_pct(row['verified_rate'])} "
+              f"{_pct(row['precision'])}  {_pct(row.get('precision_plus'))}  "
+              f"{_pct(row['pass_at_1'])}")
+
+
+if __name__ == "__main__":
+    main()
