@@ -19,8 +19,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from codegen_hook.evals.results import ResultsLog, TaskResult
-from codegen_hook.evals.stages import fill_records, stage_rates
+from codegen_hook.evals.results import TaskResult
+from codegen_hook.evals.stages import fill_records, percent_cell, scored_tasks, stage_rates
 from codegen_hook.pipeline import select
 from codegen_hook.pipeline.candidate import Candidate
 from codegen_hook.pipeline.spec import SpecTest
@@ -98,16 +98,12 @@ VERIFY_RULES: dict[str, Callable[[TaskResult], bool]] = {
 }
 
 
-def _pct(x: float | None) -> str:
-    return "    -" if x is None else f"{100 * x:5.1f}%"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", type=Path, help="hook.jsonl from eval humaneval")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    tasks = [t for t in ResultsLog(args.results).load() if "candidate_passed" in t.details]
+    tasks = scored_tasks(args.results)
     rates = stage_rates(tasks)
     if rates is None:
         raise SystemExit(f"{args.results}: no task has per-candidate scores")
@@ -127,7 +123,7 @@ def main() -> None:
         return
     print(f"{len(tasks)} tasks from {args.results}")
     for name, value in figures.items():
-        print(f"  {_pct(value)}  {name}")
+        print(f"  {percent_cell(value)}  {name}")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from codegen_hook.config import Settings
-from codegen_hook.evals.results import ResultsLog, TaskResult
-from codegen_hook.evals.stages import fill_records
+from codegen_hook.evals.results import TaskResult
+from codegen_hook.evals.stages import fill_records, percent_cell, scored_tasks
 from codegen_hook.pipeline import select
 
 VARIANTS = {
@@ -67,16 +67,12 @@ def figures(tasks: list[TaskResult], policy: select.Policy) -> dict[str, Any]:
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "    -" if x is None else f"{100 * x:5.1f}%"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", type=Path, help="hook.jsonl from eval humaneval / suite")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    tasks = [t for t in ResultsLog(args.results).load() if "candidate_passed" in t.details]
+    tasks = scored_tasks(args.results)
     if not tasks:
         raise SystemExit(f"{args.results}: no task has per-candidate scores")
     base = select.Policy.from_settings(Settings())
@@ -96,9 +92,9 @@ def main() -> None:
     print(f"{len(tasks)} tasks from {args.results}")
     print(f"  {'policy':32} verified  precision  plus-prec  pass@1")
     for name, row in table.items():
-        print(f"  {name:32} {row['verified']:4d} {_pct(row['verified_rate'])} "
-              f"{_pct(row['precision'])}  {_pct(row.get('precision_plus'))}  "
-              f"{_pct(row['pass_at_1'])}")
+        print(f"  {name:32} {row['verified']:4d} {percent_cell(row['verified_rate'])} "
+              f"{percent_cell(row['precision'])}  {percent_cell(row.get('precision_plus'))}  "
+              f"{percent_cell(row['pass_at_1'])}")
 
 
 if __name__ == "__main__":

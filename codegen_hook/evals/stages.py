@@ -11,19 +11,31 @@ Static checks are not run again: a stage picks among candidates on tests alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from codegen_hook.evals.results import TaskResult
+from codegen_hook.evals.results import ResultsLog, TaskResult
 from codegen_hook.pipeline import select
 from codegen_hook.pipeline.candidate import Candidate
 from codegen_hook.pipeline.spec import SpecTest, TestOrigin
 
-__all__ = ["STAGES", "fill_records", "stage_rates"]
+__all__ = ["STAGES", "fill_records", "percent_cell", "scored_tasks", "stage_rates"]
 
 Rule = Callable[[Sequence[Candidate], Sequence[SpecTest]], int | None]
 _STATED = frozenset({"docstring", "stated"})
 _WITH_MODEL = frozenset({"docstring", "stated", "model"})
 _ORIGIN: dict[str, TestOrigin] = {"d": "docstring", "s": "stated", "m": "model", "p": "probe"}
+
+
+def scored_tasks(path: Path) -> list[TaskResult]:
+    """The tasks of a results file whose candidates were all scored (the replays' input)."""
+    log: ResultsLog[TaskResult] = ResultsLog(path)
+    return [t for t in log.load() if "candidate_passed" in t.details]
+
+
+def percent_cell(x: float | None) -> str:
+    """A share as a fixed-width table cell for the replay scripts' printouts."""
+    return "    -" if x is None else f"{100 * x:5.1f}%"
 
 
 def fill_records(task: TaskResult) -> tuple[list[SpecTest], list[Candidate]]:

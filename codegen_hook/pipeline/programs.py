@@ -11,6 +11,7 @@ Parsed with `ast` on the host, never run.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import textwrap
 from collections.abc import Sequence
@@ -74,6 +75,7 @@ class _Canonical(ast.NodeTransformer):
             ast.Assign([node.target], node.value), node))
 
 
+@functools.lru_cache(maxsize=4096)   # select and veto ask again for every candidate
 def program_key(body: str) -> str:
     """A digest of the body's normalised AST; the text itself when it does not parse
     (then only byte-identical bodies share a key)."""
