@@ -31,11 +31,14 @@ _PER_TEST_S = 3.0   # one test's limit; a hanging candidate costs this per test
 def computed_answer(result: TestResult, test: SpecTest) -> str:
     """A digest of what one test computed: candidates agree when these are equal on
     every test and probe (stricter than passing the same tests: two programs can fail
-    a test differently). On a probe, whose input may be one the spec rules out, any
-    exception is the same answer: "it refused". "!" first where it raised."""
+    a test differently). On a probe or a model test, whose input may be one the spec
+    rules out (the small model writes count_chars(123456789, 5)), any exception is the
+    same answer: "it refused" (str.count and a loop refuse an int differently, and
+    are both right). Whether the test passed still counts. "!" first where it raised."""
     why = ""
     if result.error.strip():
-        why = "raised" if test.kind == "probe" else result.error.strip().splitlines()[-1]
+        why = ("raised" if test.kind == "probe" or test.origin == "model"
+               else result.error.strip().splitlines()[-1])
     digest = hashlib.sha256(f"{result.passed}\0{result.got}\0{why}".encode()).hexdigest()
     return ("!" if why else "") + digest[:12]
 
