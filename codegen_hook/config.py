@@ -57,6 +57,8 @@ class Settings:
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
     resample: int = 4                     # later rounds: fresh samples of the first prompt too
+    alternatives: int = 2                 # later rounds: "write it another way" texts when the
+    #                                       passing programs are too few to agree
     generated_tests: bool = True          # ask the model for assert tests of the spec
     max_generated_tests: int = 10
     probe_tests: int = 8                  # inputs varied from the tests': outputs must agree
@@ -108,6 +110,7 @@ class Settings:
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
         for key in ("max_generated_tests", "probe_tests", "repair_budget_tokens", "resample",
+                    "alternatives",
                     "repair_budget_seconds", "openai_parallel"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"setting {key} must be 0 or more")

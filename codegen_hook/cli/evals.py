@@ -68,6 +68,13 @@ def _add_task_flags(he: Any, example_id: str, default_out: str) -> None:
     ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
     ablate.add_argument("--no-resample", action="store_true",
                         help="later rounds repair only: no fresh samples of the first prompt")
+    ablate.add_argument("--no-alternatives", action="store_true",
+                        help="never ask for the function written another way when the "
+                        "passing samples are copies of one program")
+    ablate.add_argument("--no-distinct", action="store_true",
+                        help="agreement counts copies of one program, not distinct programs")
+    ablate.add_argument("--no-veto", action="store_true",
+                        help="model tests and probes never stop a verdict")
     ablate.add_argument("--no-probes", action="store_true",
                         help="no probe inputs: verified needs agreement on the tests only")
     ablate.add_argument("--no-prefix", action="store_true",
@@ -176,6 +183,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         ablations["resample"] = 0
     if args.no_probes:
         ablations["probe_tests"] = 0
+    if args.no_alternatives:
+        ablations["alternatives"] = 0
+    if args.no_distinct:
+        ablations["distinct_agreement"] = False
+    if args.no_veto:
+        ablations["verify_veto"] = False
     if args.no_prefix:
         ablations["answer_prefix"] = False
     settings = dataclasses.replace(settings, **ablations).validated()

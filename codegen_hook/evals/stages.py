@@ -100,7 +100,7 @@ def _subset(cands: list[Candidate], rounds: str) -> list[Candidate]:
     if rounds == "all":
         return cands
     if rounds == "repairs":
-        return [c for c in cands if c.origin != "resample"]
+        return [c for c in cands if c.origin not in ("resample", "alternative")]
     first = [c for c in cands if c.round == 1]
     return first[:5] if rounds == "5" else first
 

@@ -19,7 +19,8 @@ from codegen_hook.pipeline.repo_matrix import RepoOutcome
 
 __all__ = ["Candidate", "Origin", "TestOutcome"]
 
-Origin = Literal["first", "repair", "resample"]   # round 1 | a repair | a fresh sample
+# round 1 | a repair | a fresh sample | a sample asked to take another approach
+Origin = Literal["first", "repair", "resample", "alternative"]
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,8 @@ class StubFiller:
         """One round: generate, prepare, test, select; whether another round may help."""
         cfg = self.settings
         asks = first_asks(cfg, fill.base) if round_no == 1 else later_asks(
-            cfg, round_no, fill.base, fill.repair)
+            cfg, round_no, fill.base, fill.repair,
+            select.needs_alternative(fill.choice, fill.tests, fill.policy))
         if not asks:   # nothing to repair, and no fresh samples configured
             return False
         self._event("round", source.path, stub, f"round {round_no}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from codegen_hook.backends.base import Backend, CompletionRequest, Message
 from codegen_hook.config import Settings
 from codegen_hook.pipeline.candidate import Candidate, Origin
+from codegen_hook.pipeline.prompts import alternative_messages
 
 __all__ = ["STOP", "Ask", "Generated", "TestsAsk", "budget_spent", "first_asks", "generate",
            "later_asks"]
@@ -61,9 +62,9 @@ class Generated:
     tests_tokens: int
 
 
-def _schedule(settings: Settings, round_no: int, n: int) -> Schedule:
-    """One greedy text, the rest sampled."""
-    seed = settings.seed + 1000 * round_no
+def _schedule(settings: Settings, round_no: int, n: int, offset: int = 0) -> Schedule:
+    """One greedy text, the rest sampled; `offset` keeps an ask's seeds apart."""
+    seed = settings.seed + 1000 * round_no + offset
     return tuple((settings.temperature if i == 0 else settings.sample_temperature, seed + i)
                  for i in range(n))
 
@@ -73,16 +74,21 @@ def first_asks(settings: Settings, base: Sequence[Message]) -> list[Ask]:
 
 
 def later_asks(settings: Settings, round_no: int, base: Sequence[Message],
-               repair: Sequence[Message] | None) -> list[Ask]:
+               repair: Sequence[Message] | None, alternative: bool = False) -> list[Ask]:
     """A repair of the best failing candidate (if anything failed that it could
     address), and `resample` fresh samples of the first prompt beside it: for small
     models, new samples find right programs about as often as repairs do (Olausson et
     al. 2023, "Is Self-Repair a Silver Bullet?"), and they can also supply the second,
-    agreeing candidate that `verified` needs."""
+    agreeing candidate that `verified` needs. `alternative`: the passing candidates are
+    copies of too few programs to agree (a one-liner sampled eight times is one
+    program), so `alternatives` texts ask for the same function written another way."""
     asks: list[Ask] = []
     if repair is not None:
         asks.append(Ask("repair", tuple(repair), _schedule(
             settings, round_no, min(REPAIR_CANDIDATES, settings.candidates))))
+    if alternative and settings.alternatives and settings.candidates > 1:
+        asks.append(Ask("alternative", tuple(alternative_messages(list(base))),
+                        _schedule(settings, round_no, settings.alternatives, offset=700)))
     fresh = settings.resample if settings.candidates > 1 else 0
     if fresh:
         seed = settings.seed + 1000 * round_no + 500   # apart from the repairs' seeds

@@ -11,8 +11,8 @@ from codegen_hook.backends.base import Message
 from codegen_hook.security.redact import redact_secrets
 from codegen_hook.stubs import Stub, split_lines_keepends
 
-__all__ = ["SYSTEM_PROMPT", "answer_prefix", "module_context", "redact_messages",
-           "repair_messages", "stub_messages"]
+__all__ = ["ALTERNATIVE", "SYSTEM_PROMPT", "alternative_messages", "answer_prefix",
+           "module_context", "redact_messages", "repair_messages", "stub_messages"]
 
 SYSTEM_PROMPT = (
     "You are an expert Python programmer. Complete the function the user gives you. "
@@ -109,6 +109,18 @@ def repair_messages(base: list[Message], answer: str, feedback: str) -> list[Mes
     return base + [Message("assistant", answer), Message(
         "user", f"That function is wrong:\n{feedback}\n\nFix it. Answer with the complete "
                 "corrected function in one ```python block.")]
+
+
+ALTERNATIVE = ("Write it the long way, without a one-line shortcut: explicit loops, "
+               "conditions and intermediate variables.")
+
+
+def alternative_messages(base: list[Message]) -> list[Message]:
+    """The first request, asking for another way to write it. The answers so far are
+    not shown: a program that agrees with them without having seen them is evidence;
+    one asked to rewrite them would copy their mistakes too."""
+    *head, last = base
+    return head + [Message(last.role, f"{last.content}\n{ALTERNATIVE}")]
 
 
 def redact_messages(messages: Sequence[Message]) -> tuple[list[Message], Counter[str]]:

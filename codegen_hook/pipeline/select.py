@@ -30,8 +30,8 @@ from codegen_hook.pipeline.standing import (badness, failed_stated, passed_every
 from codegen_hook.pipeline.veto import vetoes
 
 __all__ = ["Choice", "Decision", "Method", "Policy", "Ranked", "badness", "choose", "decide",
-           "fallback", "failed_stated", "feedback", "passed_everything", "passes_stated",
-           "rank", "replay", "stated_results", "vetoes"]
+           "fallback", "failed_stated", "feedback", "needs_alternative", "passed_everything",
+           "passes_stated", "rank", "replay", "stated_results", "vetoes"]
 
 Method = Literal["agreement", "first", "clustered"]
 REPO_WEIGHT = 4.0   # a repository test passed weighs as much as one of the user's examples
@@ -147,6 +147,19 @@ def choose(cands: Sequence[Candidate], tests: Sequence[SpecTest], policy: Policy
         if passed_everything(cand, tests):
             return Choice(tuple(found), ranking, ranked.index)
     return Choice(tuple(found), ranking, None)
+
+
+def needs_alternative(choice: Choice, tests: Sequence[SpecTest], policy: Policy) -> bool:
+    """Whether the best candidate passing the stated tests lacks only agreement: too few
+    distinct programs computed what it computed, so another way of writing it could
+    agree (generate.later_asks). Not when the repository's tests decide instead."""
+    if choice.winner is not None or not any(t.stated for t in tests):
+        return False
+    for ranked in choice.ranking:
+        cand = choice.candidates[ranked.index]
+        if passes_stated(cand, tests) and not cand.repo_results:
+            return ranked.agree < policy.agreement
+    return False
 
 
 def fallback(choice: Choice, tests: Sequence[SpecTest]) -> int | None:

@@ -163,6 +163,12 @@ def test_ablation_flags_reach_the_settings(
     [settings] = seen
     assert (settings.generated_tests, settings.ranking, settings.max_rounds,
             settings.candidates) == (False, "first", 1, 4)
+    seen.clear()
+    assert main(["eval", "humaneval", "--limit", "1", "--no-alternatives", "--no-distinct",
+                 "--no-veto", "--no-probes", "--no-resample"]) == 2
+    [settings] = seen
+    assert (settings.alternatives, settings.distinct_agreement, settings.verify_veto,
+            settings.probe_tests, settings.resample) == (0, False, False, 0, 0)
 
 
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

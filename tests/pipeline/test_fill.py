@@ -16,6 +16,7 @@ from codegen_hook.isolation.bwrap import BwrapSandbox
 from codegen_hook.isolation.fake import ScriptedSandbox
 from codegen_hook.pipeline.extract import ExtractedCode
 from codegen_hook.pipeline.prepare import compose_body
+from codegen_hook.pipeline.prompts import ALTERNATIVE
 from codegen_hook.pipeline.run import FillReport, fill_paths
 
 STUB = '''import os  # keep me
@@ -439,10 +440,42 @@ def test_fresh_samples_can_confirm_a_lone_right_candidate(
     right_too = fence("n = s.count(char)\nreturn n")   # another program, not a copy
     backend = ScriptedBackend([right, WRONG, right_too, WRONG])
     report = run_fill([stub_file], backend, tmp_path, candidates=2, max_rounds=2,
-                      resample=resample)
+                      resample=resample, alternatives=0)
     [outcome] = report.outcomes
     assert outcome.verdict == verdict, outcome.reasons
     assert outcome.body == "return s.count(char)" and len(backend.requests) == asked
+
+
+@pytest.mark.parametrize("alternatives, verdict", [(0, "unverified"), (2, "verified")])
+def test_copies_of_one_program_ask_for_it_written_another_way(
+        stub_file: Path, tmp_path: Path, alternatives: int, verdict: str) -> None:
+    """Every first-round sample is the same one-liner: one program, no agreement. The
+    next round asks the first prompt again with ALTERNATIVE added (the answers so far
+    not shown); a program that computes the same on every test and probe is a second
+    program, and it verifies. (A loop would not: on the probe count_chars("strawberry",
+    "") it counts 0 where str.count counts 11.)"""
+    right = fence("return s.count(char)")
+    loop = fence("found = s.count(char)\nreturn found")
+    # round 2 asks the alternatives (if any) before the fresh samples
+    second = [loop, WRONG] if alternatives else []
+    backend = ScriptedBackend([right, right, *second, right, right])
+    report = run_fill([stub_file], backend, tmp_path, candidates=2, max_rounds=2,
+                      resample=2, alternatives=alternatives)
+    [outcome] = report.outcomes
+    assert outcome.verdict == verdict, outcome.reasons
+    assert outcome.body == "return s.count(char)"
+    first, *later = backend.requests
+    asked = [r for r in later if ALTERNATIVE in r.messages[-1].content]
+    if not alternatives:
+        assert not asked and len(backend.requests) == 2   # the resamples: copies again
+        return
+    [alternative] = asked
+    assert alternative.messages[:-1] == first.messages[:-1]
+    assert alternative.messages[-1].content.startswith(first.messages[-1].content)
+    assert "return s.count(char)" not in alternative.messages[-1].content
+    assert [c["origin"] for c in outcome.to_json()["candidates"]] == [
+        "first", "first", "alternative", "alternative", "resample", "resample"]
+    assert "agreement:2 distinct" in outcome.evidence
 
 
 def test_one_candidate_a_round_means_no_fresh_samples(stub_file: Path,

@@ -142,7 +142,7 @@ def test_replaying_a_saved_fill_reproduces_the_hooks_choice_and_verdict(
         tmp_path: Path, scenario: str) -> None:
     path = tmp_path / "sq.py"
     path.write_text(SQUARE)
-    settings = Settings(candidates=3, max_rounds=2, resample=4, checks=("flake8",),
+    settings = Settings(candidates=3, max_rounds=2, resample=4, alternatives=0, checks=("flake8",),
                         timeout=5.0, generated_tests=True)
     report = fill_paths([path], settings, tmp_path, tmp_path / "cache",
                         lambda: ScriptedBackend(SCENARIOS[scenario]), BwrapSandbox,
