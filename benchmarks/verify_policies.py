@@ -1,5 +1,6 @@
 """The rules for `verified`, switched on and off over the same candidates: distinct-program
-agreement (pipeline/programs.py) and the vetoes (pipeline/veto.py).
+agreement (pipeline/programs.py), the vetoes (pipeline/veto.py), and the candidates
+asked for "another way" (generate.later_asks, origin "alternative") left out.
 
 `eval humaneval` / `eval suite` keep each fill's records and score every candidate on the
 hidden tests afterwards (details.candidate_passed, and candidate_plus_passed with
@@ -9,7 +10,9 @@ Policy without generating anything:
     .venv/bin/python benchmarks/verify_policies.py suite-results/hook.jsonl [--json]
 
 The replay is conservative where a variant would pick a candidate the hook's static
-checks never reached: it is counted unverified (the checks are not run again).
+checks never reached: it is counted unverified (the checks are not run again). Leaving
+the alternatives out is the nearest replay of `--no-alternatives`: without them the
+hook would have sampled nothing else in their place, but its later rounds saw them.
 Printed per policy: verified, precision of verified (and on the plus tests), pass@1 of
 the replayed answer.
 """
@@ -27,16 +30,21 @@ from codegen_hook.evals.results import TaskResult
 from codegen_hook.evals.stages import fill_records, percent_cell, scored_tasks
 from codegen_hook.pipeline import select
 
-VARIANTS = {
-    "distinct + veto (default)": {},
-    "veto off": {"veto": False},
-    "distinct off (copies agree)": {"distinct": False},
-    "both off (before issue 21)": {"distinct": False, "veto": False},
+# name: (Policy fields changed, candidate origins left out)
+VARIANTS: dict[str, tuple[dict[str, bool], frozenset[str]]] = {
+    "distinct + veto (default)": ({}, frozenset()),
+    "alternatives left out": ({}, frozenset({"alternative"})),
+    "veto off": ({"veto": False}, frozenset()),
+    "distinct off (copies agree)": ({"distinct": False}, frozenset()),
+    "both off (before issue 21)": ({"distinct": False, "veto": False},
+                                   frozenset({"alternative"})),
 }
 
 
-def _replayed(task: TaskResult, policy: select.Policy) -> tuple[str, int | None]:
+def _replayed(task: TaskResult, policy: select.Policy,
+              drop: frozenset[str] = frozenset()) -> tuple[str, int | None]:
     tests, cands = fill_records(task)
+    cands = [c for c in cands if c.origin not in drop]
     _, decision = select.replay(cands, tests, policy)
     index = cands[decision.chosen].index if decision.chosen is not None else None
     return decision.verdict, index
@@ -46,11 +54,12 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def figures(tasks: list[TaskResult], policy: select.Policy) -> dict[str, Any]:
+def figures(tasks: list[TaskResult], policy: select.Policy,
+            drop: frozenset[str] = frozenset()) -> dict[str, Any]:
     verified = right = plus_right = passed = 0
     plus = all("candidate_plus_passed" in t.details for t in tasks)
     for task in tasks:
-        verdict, index = _replayed(task, policy)
+        verdict, index = _replayed(task, policy, drop)
         ok = index is not None and bool(task.details["candidate_passed"][index])
         ok_plus = plus and index is not None and bool(
             task.details["candidate_plus_passed"][index])
@@ -76,8 +85,8 @@ def main() -> None:
     if not tasks:
         raise SystemExit(f"{args.results}: no task has per-candidate scores")
     base = select.Policy.from_settings(Settings())
-    table = {name: figures(tasks, dataclasses.replace(base, **change))
-             for name, change in VARIANTS.items()}
+    table = {name: figures(tasks, dataclasses.replace(base, **change), drop)
+             for name, (change, drop) in VARIANTS.items()}
     hook = sum(t.verdict == "verified" for t in tasks)
     table["as the hook said (recorded)"] = {
         "tasks": len(tasks), "verified": hook, "verified_rate": _share(hook, len(tasks)),
