@@ -13,14 +13,12 @@ Static checks (flake8, mypy) are not replayed.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from codegen_hook.evals.results import TaskResult
-from codegen_hook.evals.stages import fill_records, percent_cell, scored_tasks, stage_rates
+from codegen_hook.evals.stages import fill_records, percent_cell, replay_arguments, stage_rates
 from codegen_hook.pipeline import select
 from codegen_hook.pipeline.candidate import Candidate
 from codegen_hook.pipeline.spec import SpecTest
@@ -99,14 +97,9 @@ VERIFY_RULES: dict[str, Callable[[TaskResult], bool]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("results", type=Path, help="hook.jsonl from eval humaneval")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    tasks = scored_tasks(args.results)
+    results, tasks, as_json = replay_arguments(__doc__.split("\n")[0])
     rates = stage_rates(tasks)
-    if rates is None:
-        raise SystemExit(f"{args.results}: no task has per-candidate scores")
+    assert rates is not None   # replay_arguments exits when no task is scored
     figures: dict[str, float | None] = dict(rates)
     replayed = [t for t in tasks if _verified_without_probes(t)]
     figures["precision of verified, probes left out (replayed)"] = (
@@ -118,10 +111,10 @@ def main() -> None:
         figures[f"precision of verified, {name}"] = (
             sum(t.passed for t in kept) / len(kept) if kept else None)
         figures[f"verified rate, {name}"] = len(kept) / len(tasks)
-    if args.json:
+    if as_json:
         print(json.dumps({"tasks": len(tasks), "figures": figures}, indent=2))
         return
-    print(f"{len(tasks)} tasks from {args.results}")
+    print(f"{len(tasks)} tasks from {results}")
     for name, value in figures.items():
         print(f"  {percent_cell(value)}  {name}")
 

@@ -19,15 +19,13 @@ the replayed answer.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 from codegen_hook.config import Settings
 from codegen_hook.evals.results import TaskResult
-from codegen_hook.evals.stages import fill_records, percent_cell, scored_tasks
+from codegen_hook.evals.stages import fill_records, percent_cell, replay_arguments
 from codegen_hook.pipeline import select
 
 # name: (Policy fields changed, candidate origins left out)
@@ -77,13 +75,7 @@ def figures(tasks: list[TaskResult], policy: select.Policy,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("results", type=Path, help="hook.jsonl from eval humaneval / suite")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    tasks = scored_tasks(args.results)
-    if not tasks:
-        raise SystemExit(f"{args.results}: no task has per-candidate scores")
+    results, tasks, as_json = replay_arguments(__doc__.split("\n")[0])
     base = select.Policy.from_settings(Settings())
     table = {name: figures(tasks, dataclasses.replace(base, **change), drop)
              for name, (change, drop) in VARIANTS.items()}
@@ -95,10 +87,10 @@ def main() -> None:
     if all(t.plus_passed is not None for t in tasks):
         table["as the hook said (recorded)"]["precision_plus"] = _share(
             sum(bool(t.plus_passed) for t in tasks if t.verdict == "verified"), hook)
-    if args.json:
+    if as_json:
         print(json.dumps(table, indent=2))
         return
-    print(f"{len(tasks)} tasks from {args.results}")
+    print(f"{len(tasks)} tasks from {results}")
     print(f"  {'policy':32} verified  precision  plus-prec  pass@1")
     for name, row in table.items():
         print(f"  {name:32} {row['verified']:4d} {percent_cell(row['verified_rate'])} "

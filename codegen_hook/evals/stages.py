@@ -19,7 +19,8 @@ from codegen_hook.pipeline import select
 from codegen_hook.pipeline.candidate import Candidate
 from codegen_hook.pipeline.spec import SpecTest, TestOrigin
 
-__all__ = ["STAGES", "fill_records", "percent_cell", "scored_tasks", "stage_rates"]
+__all__ = ["STAGES", "fill_records", "percent_cell", "replay_arguments", "scored_tasks",
+           "stage_rates"]
 
 Rule = Callable[[Sequence[Candidate], Sequence[SpecTest]], int | None]
 _STATED = frozenset({"docstring", "stated"})
@@ -31,6 +32,21 @@ def scored_tasks(path: Path) -> list[TaskResult]:
     """The tasks of a results file whose candidates were all scored (the replays' input)."""
     log: ResultsLog[TaskResult] = ResultsLog(path)
     return [t for t in log.load() if "candidate_passed" in t.details]
+
+
+def replay_arguments(description: str) -> tuple[Path, list[TaskResult], bool]:
+    """A replay script's command line (RESULTS [--json]): the file, its scored tasks
+    (exits with a message when none is scored) and whether --json was given."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("results", type=Path, help="hook.jsonl from eval humaneval / suite")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    tasks = scored_tasks(args.results)
+    if not tasks:
+        raise SystemExit(f"{args.results}: no task has per-candidate scores")
+    return args.results, tasks, args.json
 
 
 def percent_cell(x: float | None) -> str:
