@@ -14,7 +14,7 @@ from codegen_hook.cli.common import (add_settings_flags, load_settings, progress
                                      sandbox_factory, show_event, warn_unsafe)
 from codegen_hook.config import RANKINGS, data_dir
 from codegen_hook.errors import ConfigError
-from codegen_hook.evals.results import Summary, TaskResult
+from codegen_hook.evals.results import Summary, TaskResult, interval_text, percent
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -134,25 +134,21 @@ def _show_task(position: int, total: int, result: TaskResult) -> None:
           f"({result.seconds:.1f} s)", file=sys.stderr)
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
 def _render_summary(title: str, mode: str, summary: Summary, report: Path,
                     resumed: int) -> None:
     print(f"{title} ({mode}): {summary.passed}/{summary.tasks} passed, "
-          f"pass@1 {_pct(summary.pass_at_1)}")
-    print(f"  verified {summary.verified} ({_pct(summary.verified_rate)}), precision of "
-          f"verified {_pct(summary.precision_verified)}; right but unverified "
+          f"pass@1 {percent(summary.pass_at_1)}")
+    print(f"  verified {summary.verified} ({percent(summary.verified_rate)}), precision of "
+          f"verified {percent(summary.precision_verified)}; right but unverified "
           f"{summary.right_unverified}")
     if summary.plus_passed is not None:
         print(f"  plus tests: {summary.plus_passed}/{summary.tasks} passed, plus pass@1 "
-              f"{_pct(summary.plus_pass_at_1)}, precision of verified on the plus tests "
-              f"{_pct(summary.precision_plus)}, right but unverified "
+              f"{percent(summary.plus_pass_at_1)}, precision of verified on the plus tests "
+              f"{percent(summary.precision_plus)}, right but unverified "
               f"{summary.right_unverified_plus}")
     if summary.oracle_pass is not None:
         print(f"  some candidate right (oracle, the ceiling of ranking) "
-              f"{_pct(summary.oracle_pass)}")
+              f"{percent(summary.oracle_pass)}")
     for verdict, counts in summary.by_verdict.items():
         print(f"  {verdict}: {counts['passed']}/{counts['tasks']} passed")
     if summary.mean_seconds is not None and summary.median_seconds is not None:
@@ -244,10 +240,6 @@ def _show_function(position: int, total: int, result: Any) -> None:
     print(f"[{position}/{total}] {result.key}: {arms}", file=sys.stderr)
 
 
-def _ci(interval: tuple[float, float] | None) -> str:
-    return f", 95% CI {interval[0]:.0%}-{interval[1]:.0%}" if interval else ""
-
-
 def _render_repo(run: Any) -> None:
     base = run.baseline["counts"]
     print(f"repository: {run.candidates} functions with a docstring and a body, "
@@ -259,8 +251,8 @@ def _render_repo(run: Any) -> None:
           "code is elsewhere, or for tdd fewer than 2 tests name them)")
     for arm, s in run.summaries.items():
         print(f"  {arm}: {s.passed}/{s.functions} pass the repository's tests "
-              f"({_pct(s.accuracy)}{_ci(s.accuracy_ci)}); verified {s.verified}, right "
-              f"{_pct(s.precision_verified)}{_ci(s.precision_ci)}")
+              f"({percent(s.accuracy)}{interval_text(s.accuracy_ci)}); verified "
+              f"{s.verified}, right {percent(s.precision_verified)}{interval_text(s.precision_ci)}")
         if s.speed_ratio_median is not None:
             print(f"    speed generated / hand-written: median x{s.speed_ratio_median:.2f}, "
                   f"geometric mean x{s.speed_ratio_geomean or 0:.2f} "

@@ -11,16 +11,9 @@ from pathlib import Path
 from codegen_hook.atomic import write_atomic
 from codegen_hook.evals.report import histogram, page, part_bars
 from codegen_hook.evals.repo import ArmSummary, FunctionResult
+from codegen_hook.evals.results import interval_text, percent
 
 __all__ = ["render_repo_report", "write_repo_report"]
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def _ci(interval: tuple[float, float] | None) -> str:
-    return "" if interval is None else f", 95% CI {_pct(interval[0])}–{_pct(interval[1])}"
 
 
 def _x(value: float | None) -> str:
@@ -35,10 +28,10 @@ def _summary_table(summaries: dict[str, ArmSummary]) -> str:
     rows: list[tuple[str, Callable[[ArmSummary], str]]] = [
             ("functions", lambda s: str(s.functions)),
             ("generated passes the repo's tests",
-             lambda s: f"{s.passed} ({_pct(s.accuracy)}{_ci(s.accuracy_ci)})"),
+             lambda s: f"{s.passed} ({percent(s.accuracy)}{interval_text(s.accuracy_ci)})"),
             ("verified", lambda s: str(s.verified)),
             ("verified and right (precision)",
-             lambda s: _pct(s.precision_verified) + _ci(s.precision_ci)),
+             lambda s: percent(s.precision_verified) + interval_text(s.precision_ci)),
             ("speed ratio, median (generated / hand-written)",
              lambda s: _x(s.speed_ratio_median)),
             ("speed ratio, geometric mean", lambda s: _x(s.speed_ratio_geomean)),

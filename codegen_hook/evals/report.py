@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from codegen_hook.atomic import write_atomic
-from codegen_hook.evals.results import VERDICTS, Summary, TaskResult, summarize
+from codegen_hook.evals.results import VERDICTS, Summary, TaskResult, percent, summarize
 from codegen_hook.evals.stages import stage_rates
 
 __all__ = ["histogram", "page", "part_bars", "render_report", "write_report"]
@@ -23,23 +23,19 @@ svg text{font:12px system-ui,sans-serif}h2{margin-top:1.5em}"""
 _COLOURS = {"passed": "#2e7d32", "total": "#d7dde3"}
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
 def _num(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
     return [("tasks", str(summary.tasks)), ("passed hidden tests", str(summary.passed)),
-            ("pass@1", _pct(summary.pass_at_1)), ("verified", str(summary.verified)),
-            ("verified rate", _pct(summary.verified_rate)),
-            ("precision of verified", _pct(summary.precision_verified)),
+            ("pass@1", percent(summary.pass_at_1)), ("verified", str(summary.verified)),
+            ("verified rate", percent(summary.verified_rate)),
+            ("precision of verified", percent(summary.precision_verified)),
             ("right but unverified", str(summary.right_unverified)),
             *([("passed plus tests", str(summary.plus_passed)),
-               ("plus pass@1", _pct(summary.plus_pass_at_1)),
-               ("precision of verified, plus tests", _pct(summary.precision_plus))]
+               ("plus pass@1", percent(summary.plus_pass_at_1)),
+               ("precision of verified, plus tests", percent(summary.precision_plus))]
               if summary.plus_passed is not None else []),
             ("mean seconds / task", _num(summary.mean_seconds)),
             ("median seconds / task", _num(summary.median_seconds)),

@@ -18,7 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from codegen_hook.errors import ConfigError
 
-__all__ = ["ResultsLog", "Summary", "TaskResult", "summarize"]
+__all__ = ["ResultsLog", "Summary", "TaskResult", "interval_text", "percent", "summarize",
+           "wilson_interval"]
 
 VERDICTS = ("verified", "unverified", "failed")
 
@@ -75,6 +76,16 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def percent(value: float | None, missing: str = "–") -> str:
+    """A share as the reports print it (`missing` where there is none)."""
+    return missing if value is None else f"{100 * value:.1f}%"
+
+
+def interval_text(interval: tuple[float, float] | None) -> str:
+    """A 95% interval as the reports append it to a share ("" where there is none)."""
+    return "" if interval is None else f", 95% CI {percent(interval[0])}–{percent(interval[1])}"
 
 
 def wilson_interval(part: int, whole: int, z: float = 1.96) -> tuple[float, float] | None:
