@@ -29,8 +29,9 @@ from codegen_hook.evals.stages import fill_records, percent_cell, replay_argumen
 from codegen_hook.pipeline import select
 
 # name: (Policy fields changed, candidate origins left out)
-VARIANTS: dict[str, tuple[dict[str, bool], frozenset[str]]] = {
+VARIANTS: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "distinct + veto (default)": ({}, frozenset()),
+    "3 distinct programs agree": ({"agreement": 3}, frozenset()),
     "alternatives left out": ({}, frozenset({"alternative"})),
     "veto off": ({"veto": False}, frozenset()),
     "distinct off (copies agree)": ({"distinct": False}, frozenset()),
@@ -91,7 +92,7 @@ def main() -> None:
         print(json.dumps(table, indent=2))
         return
     print(f"{len(tasks)} tasks from {results}")
-    print(f"  {'policy':32} verified  precision  plus-prec  pass@1")
+    print(f"  {'policy':32} verified   rate  precision plus-prec pass@1")
     for name, row in table.items():
         print(f"  {name:32} {row['verified']:4d} {percent_cell(row['verified_rate'])} "
               f"{percent_cell(row['precision'])}  {percent_cell(row.get('precision_plus'))}  "
