@@ -32,6 +32,7 @@ from codegen_hook.pipeline import select
 VARIANTS: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "distinct + veto (default)": ({}, frozenset()),
     "3 distinct programs agree": ({"agreement": 3}, frozenset()),
+    "2 examples needed": ({"min_examples": 2}, frozenset()),
     "alternatives left out": ({}, frozenset({"alternative"})),
     "veto off": ({"veto": False}, frozenset()),
     "distinct off (copies agree)": ({"distinct": False}, frozenset()),

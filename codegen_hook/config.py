@@ -67,6 +67,7 @@ class Settings:
     verify_agreement: int = 2             # candidates computing the same on every test, to verify
     distinct_agreement: bool = True       # agreement counts distinct programs, not copies
     verify_veto: bool = True              # trusted model tests / probes can stop `verified`
+    verify_min_examples: int = 1          # the user's examples verified needs (no repo tests)
     repair_budget_tokens: int = 2048      # completion tokens all repairs of one stub may use
     repair_budget_seconds: float = 120.0  # wall seconds after which no repair starts
     checks: tuple[str, ...] = ("flake8", "mypy", "style", "security")   # + "pyre" (opt-in)
@@ -106,7 +107,7 @@ class Settings:
                 raise ConfigError(f"setting {key} = {getattr(self, key)!r}: use one of "
                                   f"{', '.join(allowed)}")
         for key in ("n_ctx", "max_tokens", "max_rounds", "memory_mb", "candidates",
-                    "index_max_file_bytes", "verify_agreement"):
+                    "index_max_file_bytes", "verify_agreement", "verify_min_examples"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"setting {key} must be at least 1")
         for key in ("max_generated_tests", "probe_tests", "repair_budget_tokens", "resample",

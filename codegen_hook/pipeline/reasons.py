@@ -63,6 +63,10 @@ def unverified_reason(cand: Candidate, agree: int, tests: Sequence[SpecTest],
     if cand.problem or cand.repo_problem:
         return cand.problem or cand.repo_problem
     stated = stated_results(cand, tests)
+    if passes_stated(cand, tests) and 0 < len(stated) < policy.min_examples:
+        return (f"it passes the docstring's {len(stated)} example(s), but verified needs "
+                f"{policy.min_examples} without the repository's tests (setting "
+                "verify_min_examples); add an example of an edge case")
     if passes_stated(cand, tests) and stated and agree < policy.agreement \
             and not cand.blocking_findings:
         return (f"it passes the docstring's examples, but no other candidate computed the same "

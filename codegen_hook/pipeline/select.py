@@ -45,6 +45,7 @@ class Policy:
     checks_per_round: int = 3    # static checks cost seconds: new candidates checked a round
     distinct: bool = True        # agreement counts distinct programs, not copies
     veto: bool = True            # trusted model tests and probes can stop a verdict
+    min_examples: int = 1        # the user's tests needed to verify without repo tests
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Policy":
@@ -53,7 +54,8 @@ class Policy:
         confirmation. With one candidate configured there is nothing to agree with."""
         return cls(cast(Method, settings.ranking),
                    settings.verify_agreement if settings.candidates > 1 else 1,
-                   distinct=settings.distinct_agreement, veto=settings.verify_veto)
+                   distinct=settings.distinct_agreement, veto=settings.verify_veto,
+                   min_examples=settings.verify_min_examples)
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,13 @@ def choose(cands: Sequence[Candidate], tests: Sequence[SpecTest], policy: Policy
     ranking = tuple(rank(found, tests, policy.ranking, distinct=policy.distinct))
     if not any(t.stated for t in tests) and not any(c.repo_results for c in found):
         return Choice(tuple(found), ranking, None)   # nothing of the user's to verify against
+    few = sum(t.stated for t in tests) < policy.min_examples   # too few to verify alone
     fresh = 0
     for ranked in ranking:
         cand = found[ranked.index]
         # the repository's own tests, passed, need no second candidate to agree
-        if not passes_stated(cand, tests) or (ranked.agree < policy.agreement
-                                              and not cand.repo_results):
+        if not passes_stated(cand, tests) or (
+                (ranked.agree < policy.agreement or few) and not cand.repo_results):
             continue
         if policy.veto and vetoes(cand, found, tests):
             continue

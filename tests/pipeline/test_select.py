@@ -209,3 +209,17 @@ def test_raising_where_the_other_programs_return_is_vetoed() -> None:
                                            select.Policy(ranking="first", agreement=1),
                                            lambda c: c), tests, select.Policy())
     assert decision.chosen == 1 and decision.verdict == "verified"
+
+
+def test_too_few_examples_do_not_verify_alone_when_the_policy_asks_for_more() -> None:
+    """Two distinct programs agree and pass the one example: verified under the default
+    policy; with verify_min_examples = 2 not, and the reason says what to add."""
+    pair = [cand(0, [True, True, True]), cand(1, [True, True, True])]
+    assert select.choose(pair, TESTS, select.Policy(), lambda c: c).winner == 0
+    strict = select.Policy(min_examples=2)
+    choice = select.choose(pair, TESTS, strict, lambda c: c)
+    assert choice.winner is None
+    decision = select.decide(choice, TESTS, strict)
+    assert decision.verdict == "unverified"
+    assert "verify_min_examples" in decision.reasons[0]
+    assert select.Policy.from_settings(Settings(verify_min_examples=2)).min_examples == 2
