@@ -12,7 +12,8 @@ Policy without generating anything:
 The replay is conservative where a variant would pick a candidate the hook's static
 checks never reached: it is counted unverified (the checks are not run again). Leaving
 the alternatives out is the nearest replay of `--no-alternatives`: without them the
-hook would have sampled nothing else in their place, but its later rounds saw them.
+hook would have sampled nothing else in their place, but its later rounds saw them
+(only a run with `--alternatives N` has any).
 Printed per policy: verified, precision of verified (and on the plus tests), pass@1 of
 the replayed answer.
 """

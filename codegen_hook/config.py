@@ -57,8 +57,9 @@ class Settings:
     sample_temperature: float = 0.8
     max_rounds: int = 3                   # first round plus repairs
     resample: int = 4                     # later rounds: fresh samples of the first prompt too
-    alternatives: int = 2                 # later rounds: "write it another way" texts when the
-    #                                       passing programs are too few to agree
+    alternatives: int = 0                 # later rounds: "write it another way" texts when the
+    #                                       passing programs are too few to agree (opt-in: on
+    #                                       the realistic set they verified one wrong body more)
     generated_tests: bool = True          # ask the model for assert tests of the spec
     max_generated_tests: int = 10
     probe_tests: int = 8                  # inputs varied from the tests': outputs must agree

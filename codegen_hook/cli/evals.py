@@ -68,9 +68,9 @@ def _add_task_flags(he: Any, example_id: str, default_out: str) -> None:
     ablate.add_argument("--no-repair", action="store_true", help="one round, no repair")
     ablate.add_argument("--no-resample", action="store_true",
                         help="later rounds repair only: no fresh samples of the first prompt")
-    ablate.add_argument("--no-alternatives", action="store_true",
-                        help="never ask for the function written another way when the "
-                        "passing samples are copies of one program")
+    ablate.add_argument("--alternatives", type=int, metavar="N",
+                        help="later rounds: N asks for the function written another way when "
+                        "the passing samples are copies of one program (default: the setting, 0)")
     ablate.add_argument("--no-distinct", action="store_true",
                         help="agreement counts copies of one program, not distinct programs")
     ablate.add_argument("--no-veto", action="store_true",
@@ -179,8 +179,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         ablations["resample"] = 0
     if args.no_probes:
         ablations["probe_tests"] = 0
-    if args.no_alternatives:
-        ablations["alternatives"] = 0
+    if args.alternatives is not None:
+        ablations["alternatives"] = args.alternatives
     if args.no_distinct:
         ablations["distinct_agreement"] = False
     if args.no_veto:

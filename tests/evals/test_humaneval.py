@@ -164,11 +164,11 @@ def test_ablation_flags_reach_the_settings(
     assert (settings.generated_tests, settings.ranking, settings.max_rounds,
             settings.candidates) == (False, "first", 1, 4)
     seen.clear()
-    assert main(["eval", "humaneval", "--limit", "1", "--no-alternatives", "--no-distinct",
+    assert main(["eval", "humaneval", "--limit", "1", "--alternatives", "2", "--no-distinct",
                  "--no-veto", "--no-probes", "--no-resample"]) == 2
     [settings] = seen
     assert (settings.alternatives, settings.distinct_agreement, settings.verify_veto,
-            settings.probe_tests, settings.resample) == (0, False, False, 0, 0)
+            settings.probe_tests, settings.resample) == (2, False, False, 0, 0)
 
 
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
