@@ -40,7 +40,7 @@ from typing import Any
 
 from codegen_hook.backends import make_backend
 from codegen_hook.config import Settings, data_dir, resolve_settings
-from codegen_hook.evals.humaneval import answer_raw, load_tasks, stub_module
+from codegen_hook.evals.humaneval import answer_raw, load_tasks, safe_name, stub_module
 from codegen_hook.evals.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,15 +97,11 @@ def stubs_of(sets: list[str], he_every: int, real_every: int, limit: int | None)
     return found
 
 
-def _file_name(stub: Stub) -> str:
-    return "".join(c if c.isalnum() else "_" for c in stub.entry_point) + ".py"
-
-
 def hook_fill(stub: Stub, folder: Path) -> tuple[float, dict[str, Any]]:
     """`codegen-hook fill --check --json` on the stub alone in a fresh folder: wall
     seconds and its one outcome (the code it writes stays generated text: never run here)."""
     folder.mkdir(parents=True)
-    path = folder / _file_name(stub)
+    path = folder / f"{safe_name(stub.entry_point)}.py"   # as the bare prompt names it
     path.write_text(stub.module)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "codegen_hook", "fill", "--check", "--json",

@@ -38,8 +38,8 @@ from codegen_hook.stubs import (Stub, filled_function, find_stubs, splice_bodies
                                 split_lines_keepends)
 
 __all__ = ["Answer", "EvalRun", "HiddenScore", "HookFlow", "Task", "answer_raw",
-           "answer_with_hook", "load_tasks", "run_humaneval", "score_with_hidden_tests",
-           "stub_module"]
+           "answer_with_hook", "load_tasks", "run_humaneval", "safe_name",
+           "score_with_hidden_tests", "stub_module"]
 
 INSTALL_HINT = "pip install 'codegen-hook[eval]'"
 
@@ -163,7 +163,8 @@ class HookFlow:
     checks: list[Check]
 
 
-def _safe_name(task_id: str) -> str:
+def safe_name(task_id: str) -> str:
+    """A task id or entry point as a file or folder name (the stub's file is named so)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", task_id)
 
 
@@ -174,7 +175,7 @@ def answer_with_hook(name: str, prompt: str, entry_point: str, workdir: Path,
     text = stub_module(prompt, entry_point)
     folder = workdir / name
     folder.mkdir(parents=True)
-    path = folder / f"{_safe_name(entry_point)}.py"
+    path = folder / f"{safe_name(entry_point)}.py"
     path.write_text(text, "utf-8")
     start = time.perf_counter()
     report = fill_paths([path], flow.settings, folder, flow.cache_dir,
@@ -210,7 +211,7 @@ def answer_raw(name: str, prompt: str, entry_point: str, backend: Backend,
     if stub is None:
         return Answer("failed", "", "", 0.0, reasons=[f"no stub named {entry_point}"])
     request = CompletionRequest(tuple(stub_messages(stub, text,
-                                                    Path(f"{_safe_name(entry_point)}.py"))),
+                                                    Path(f"{safe_name(entry_point)}.py"))),
                                 n=1, temperature=0.0, max_tokens=settings.max_tokens,
                                 seed=settings.seed,
                                 prefix=answer_prefix(stub) if settings.answer_prefix else "")
@@ -266,7 +267,7 @@ def score_with_hidden_tests(task: Task, module_text: str, sandbox: Sandbox,
 
 
 def _run_task(task: Task, raw: bool, workdir: Path, flow: HookFlow) -> TaskResult:
-    name = _safe_name(task.task_id)
+    name = safe_name(task.task_id)
     # The flow sees the prompt only; Task.test stays out of its reach.
     if raw:
         answer = answer_raw(name, task.prompt, task.entry_point, flow.backend, flow.settings)
