@@ -107,7 +107,8 @@ class StubFiller:
         cfg = self.settings
         asks = first_asks(cfg, fill.base) if round_no == 1 else later_asks(
             cfg, round_no, fill.base, fill.repair,
-            select.needs_alternative(fill.choice, fill.tests, fill.policy))
+            cfg.alternatives > 0 and select.needs_alternative(fill.choice, fill.tests,
+                                                              fill.policy))
         if not asks:   # nothing to repair, and no fresh samples configured
             return False
         self._event("round", source.path, stub, f"round {round_no}")
