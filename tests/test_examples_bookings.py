@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from codegen_hook.isolation.bwrap import BwrapSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "bookings"
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+SITE = Path(sysconfig.get_paths()["purelib"])   # where this venv has dateutil and pytest
 # what the example's venv holds: its requirement, and pytest for its tests
 PACKAGES = ("dateutil", "pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py.py")
 
@@ -66,9 +67,8 @@ def example_venv() -> Iterator[Path]:
     venv = holder / ".venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
     [site] = list((venv / "lib").glob("python3*/site-packages"))
-    ours = next(SITE.glob("site-packages"))
     for name in PACKAGES:
-        found = ours / name
+        found = SITE / name
         if found.is_dir():
             shutil.copytree(found, site / name)
         elif found.exists():
